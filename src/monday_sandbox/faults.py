@@ -1,0 +1,75 @@
+"""Fault knobs, global or per token: fail the next N requests, add latency, lock boards (423)."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+FAILURE_KINDS = ("500", "502", "429", "drop")
+
+
+@dataclass
+class FaultRule:
+    fail_next: int = 0
+    fail_with: str = "500"  # 500 | 502 | 429 | drop (close the connection without an answer)
+    latency_ms: int = 0
+    locked_boards: set[int] = field(default_factory=set)
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "fail_next": self.fail_next,
+            "fail_with": self.fail_with,
+            "latency_ms": self.latency_ms,
+            "locked_boards": sorted(self.locked_boards),
+        }
+
+
+class FaultBook:
+    """The knobs. `None` is the global rule; a token's own rule is consulted first."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.rules: dict[str | None, FaultRule] = {}
+
+    def configure(self, token: str | None = None, **knobs: Any) -> FaultRule:
+        with self._lock:
+            rule = self.rules.setdefault(token, FaultRule())
+            if "fail_next" in knobs:
+                rule.fail_next = max(0, int(knobs["fail_next"]))
+            if "fail_with" in knobs:
+                kind = str(knobs["fail_with"])
+                if kind not in FAILURE_KINDS:
+                    raise ValueError(f"fail_with must be one of {', '.join(FAILURE_KINDS)}")
+                rule.fail_with = kind
+            if "latency_ms" in knobs:
+                rule.latency_ms = max(0, int(knobs["latency_ms"]))
+            if "locked_boards" in knobs:
+                rule.locked_boards = {int(b) for b in knobs["locked_boards"] or []}
+            return rule
+
+    def take_failure(self, token: str | None) -> str | None:
+        """The failure to answer this request with, consuming one from the counter, or None."""
+        with self._lock:
+            for key in (token, None):
+                rule = self.rules.get(key)
+                if rule is not None and rule.fail_next > 0:
+                    rule.fail_next -= 1
+                    return rule.fail_with
+        return None
+
+    def latency_ms(self, token: str | None) -> int:
+        with self._lock:
+            return sum(r.latency_ms for k, r in self.rules.items() if k in (token, None))
+
+    def locked(self, token: str | None, board_id: int) -> bool:
+        with self._lock:
+            return any(board_id in r.locked_boards for k, r in self.rules.items() if k in (token, None))
+
+    def clear(self) -> None:
+        with self._lock:
+            self.rules.clear()
+
+    def public(self) -> dict[str, Any]:
+        with self._lock:
+            return {("*" if k is None else k): r.public() for k, r in self.rules.items()}

@@ -1,0 +1,570 @@
+"""`Sandbox`: the whole in-memory account and every change that can be made to it.
+
+The GraphQL resolvers, the admin endpoints and the data generator all go through these methods, so
+validation, `updated_at` bookkeeping and webhook events happen in one place. The sandbox is also
+the `ColumnContext` that `columns.py` reads users, tags and linked items through.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from monday_sandbox import columns
+from monday_sandbox.clock import Clock
+from monday_sandbox.errors import SandboxError, invalid_argument
+from monday_sandbox.model import (
+    Account,
+    Board,
+    ChangeEvent,
+    Column,
+    Group,
+    Ids,
+    Item,
+    Tag,
+    Team,
+    Token,
+    User,
+    Webhook,
+    Workspace,
+)
+
+SUBTASKS_COLUMN_ID = "subitems"
+
+
+@dataclass
+class SandboxSettings:
+    """Knobs of one sandbox instance."""
+
+    complexity_budget: int = 10_000_000
+    """Complexity points per token per minute (personal tokens; app tokens get this per read/write)."""
+    query_complexity_limit: int = 5_000_000
+    """Largest cost a single query may have."""
+    oauth_client_id: str = "sandbox-client-id"
+    oauth_client_secret: str = "sandbox-client-secret"  # noqa: S105 - a fixed sandbox value, not a secret
+    signing_secret: str = "sandbox-signing-secret"  # noqa: S105
+    """The app's signing secret: webhook JWTs created with app tokens are signed with it."""
+
+
+@dataclass
+class SandboxData:
+    """Everything that persists: entities and id counters (picklable, no locks or threads)."""
+
+    account: Account
+    ids: dict[str, Ids]
+    users: dict[int, User] = field(default_factory=dict)
+    teams: dict[int, Team] = field(default_factory=dict)
+    tags: dict[int, Tag] = field(default_factory=dict)
+    workspaces: dict[int, Workspace] = field(default_factory=dict)
+    boards: dict[int, Board] = field(default_factory=dict)
+    items: dict[int, Item] = field(default_factory=dict)
+    webhooks: dict[int, Webhook] = field(default_factory=dict)
+    tokens: dict[str, Token] = field(default_factory=dict)
+
+
+def new_data() -> SandboxData:
+    return SandboxData(
+        account=Account(id=18_000_001, name="Sandbox Account", slug="sandbox"),
+        ids={
+            "user": Ids(60_000_001),
+            "team": Ids(1_100_001),
+            "tag": Ids(21_000_001),
+            "workspace": Ids(5_000_001),
+            "board": Ids(1_800_000_001),
+            "item": Ids(4_000_000_001),
+            "webhook": Ids(300_000_001),
+            "column": Ids(1),
+            "group": Ids(1),
+        },
+    )
+
+
+def _column_suffix(n: int) -> str:
+    alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+    out = ""
+    n = n * 7919 + 104729
+    for _ in range(6):
+        n, r = divmod(n, len(alphabet))
+        out += alphabet[r]
+    return out
+
+
+class Sandbox:
+    """One monday account in memory. Methods raise `SandboxError` with monday's codes."""
+
+    def __init__(self, clock: Clock | None = None, settings: SandboxSettings | None = None) -> None:
+        self.clock = clock or Clock()
+        self.settings = settings or SandboxSettings()
+        self.lock = threading.RLock()
+        self.data = new_data()
+        self.listeners: list[Callable[[ChangeEvent], None]] = []
+        self.acting_user_id: int | None = None  # the token's user while a request runs
+        self.on_change: list[Callable[[], None]] = []  # persistence hooks (admin-level changes)
+
+    # ----------------------------------------------------------------- ColumnContext
+    def user(self, user_id: int | str) -> User | None:
+        return self.data.users.get(_int(user_id))
+
+    def team(self, team_id: int | str) -> Team | None:
+        return self.data.teams.get(_int(team_id))
+
+    def tag(self, tag_id: int | str) -> Tag | None:
+        return self.data.tags.get(_int(tag_id))
+
+    def item(self, item_id: int | str) -> Item | None:
+        return self.data.items.get(_int(item_id))
+
+    def board(self, board_id: int | str) -> Board | None:
+        return self.data.boards.get(_int(board_id))
+
+    def user_timezone(self) -> str:
+        user = self.data.users.get(self.acting_user_id or 0)
+        return user.timezone if user else "UTC"
+
+    # ----------------------------------------------------------------- account entities
+    @property
+    def account(self) -> Account:
+        return self.data.account
+
+    def create_user(
+        self,
+        name: str,
+        email: str,
+        *,
+        timezone: str = "UTC",
+        kind: str = "member",
+        user_id: int | None = None,
+    ) -> User:
+        user = User(
+            id=user_id or self.data.ids["user"](),
+            account_id=self.account.id,
+            name=name,
+            email=email,
+            timezone=timezone,
+            kind=kind,
+        )
+        self.data.users[user.id] = user
+        return user
+
+    def default_user(self) -> User:
+        if not self.data.users:
+            return self.create_user("Sandbox Admin", "admin@sandbox.example", kind="admin")
+        return next(iter(self.data.users.values()))
+
+    def create_team(self, name: str, user_ids: Iterable[int] = ()) -> Team:
+        team = Team(id=self.data.ids["team"](), name=name, user_ids=list(user_ids))
+        self.data.teams[team.id] = team
+        for uid in team.user_ids:
+            if uid in self.data.users:
+                self.data.users[uid].team_ids.append(team.id)
+        return team
+
+    def create_tag(self, name: str, color: str = "#00c875") -> Tag:
+        tag = Tag(id=self.data.ids["tag"](), name=name, color=color)
+        self.data.tags[tag.id] = tag
+        return tag
+
+    def create_or_get_tag(self, name: str) -> Tag:
+        """monday strips every space from the name ("My Tag" -> "MyTag")."""
+        clean = re.sub(r"\s+", "", name or "")
+        if not clean:
+            raise invalid_argument("Tag name can't be blank", tag_name=name)
+        for tag in self.data.tags.values():
+            if tag.name == clean:
+                return tag
+        return self.create_tag(clean)
+
+    def create_workspace(self, name: str, kind: str = "open") -> Workspace:
+        ws = Workspace(id=self.data.ids["workspace"](), name=name, kind=kind)
+        self.data.workspaces[ws.id] = ws
+        return ws
+
+    def add_token(
+        self,
+        value: str,
+        user_id: int | None = None,
+        *,
+        kind: str = "personal",
+        scopes: Iterable[str] = (),
+        client_id: str | None = None,
+    ) -> Token:
+        uid = user_id if user_id is not None else self.default_user().id
+        token = Token(value, uid, self.account.id, kind, tuple(scopes), client_id)
+        self.data.tokens[value] = token
+        return token
+
+    # ----------------------------------------------------------------- boards
+    def get_board(self, board_id: int | str) -> Board:
+        board = self.data.boards.get(_int(board_id))
+        if board is None or board.state == "deleted":
+            raise SandboxError(
+                "Board not found", "InvalidBoardIdException", error_data={"board_id": _int(board_id)}
+            )
+        return board
+
+    def create_board(
+        self,
+        name: str,
+        owner_id: int | None = None,
+        workspace_id: int | None = None,
+        board_kind: str = "public",
+        *,
+        board_type: str = "board",
+        description: str | None = None,
+        default_group: bool = False,
+    ) -> Board:
+        if not name or not name.strip():
+            raise SandboxError("Board name can't be blank", "CreateBoardException")
+        now = self.clock.now()
+        board = Board(
+            id=self.data.ids["board"](),
+            name=name,
+            workspace_id=workspace_id,
+            owner_id=owner_id or self.default_user().id,
+            type=board_type,
+            board_kind=board_kind,
+            description=description,
+            updated_at=now,
+        )
+        board.columns["name"] = Column(id="name", title="Name", type="name")
+        self.data.boards[board.id] = board
+        if default_group:
+            self.create_group(board.id, "Group Title", group_id="topics")
+        return board
+
+    def create_group(
+        self, board_id: int | str, title: str, color: str | None = None, *, group_id: str | None = None
+    ) -> Group:
+        board = self.get_board(board_id)
+        if group_id is None:
+            group_id = "topics" if not board.groups else f"group_mk{_column_suffix(self.data.ids['group']())}"
+        group = Group(
+            id=group_id,
+            title=title,
+            color=color or "#579bfc",
+            position=float(len(board.groups) + 1) * 1000.0,
+            board_id=board.id,
+        )
+        board.groups[group.id] = group
+        board.updated_at = self.clock.now()
+        return group
+
+    def create_column(
+        self,
+        board_id: int | str,
+        title: str,
+        column_type: str,
+        settings: dict[str, Any] | None = None,
+        column_id: str | None = None,
+        *,
+        description: str | None = None,
+    ) -> Column:
+        board = self.get_board(board_id)
+        if column_id is not None and (column_id in board.columns or column_id == "name"):
+            raise SandboxError(
+                "Column id already exists on the board",
+                "InvalidColumnIdException",
+                error_data={"column_id": column_id},
+            )
+        if column_id is None:
+            column_id = self._new_column_id(board, column_type)
+        merged = dict(columns.default_settings(column_type))
+        merged.update(settings or {})
+        column = Column(id=column_id, title=title, type=column_type, settings=merged, description=description)
+        board.columns[column.id] = column
+        board.updated_at = self.clock.now()
+        if column_type == "subtasks":
+            self._link_subitems_board(board, column)
+        self._emit(ChangeEvent("create_column", board.id, None, self._actor(), self.clock.now(), column.id))
+        return column
+
+    def _new_column_id(self, board: Board, column_type: str) -> str:
+        if column_type == "subtasks" and SUBTASKS_COLUMN_ID not in board.columns:
+            return SUBTASKS_COLUMN_ID
+        prefix = {"board_relation": "board_relation", "long_text": "long_text"}.get(column_type, column_type)
+        while True:
+            candidate = f"{prefix}_mk{_column_suffix(self.data.ids['column']())}"
+            if candidate not in board.columns:
+                return candidate
+
+    def _link_subitems_board(self, board: Board, column: Column) -> Board:
+        sub = self.create_board(
+            f"Subitems of {board.name}",
+            board.owner_id,
+            board.workspace_id,
+            board.board_kind,
+            board_type="sub_items_board",
+        )
+        sub.parent_board_id = board.id
+        self.create_group(sub.id, "Subitems", group_id="topics")
+        column.settings["boardIds"] = [sub.id]
+        return sub
+
+    def subitems_board(self, board: Board) -> Board | None:
+        for column in board.columns.values():
+            if column.type == "subtasks":
+                ids = column.settings.get("boardIds") or []
+                if ids and ids[0] in self.data.boards:
+                    return self.data.boards[ids[0]]
+        return None
+
+    def ensure_subitems_board(self, board_id: int | str) -> Board:
+        board = self.get_board(board_id)
+        sub = self.subitems_board(board)
+        if sub is None:
+            self.create_column(board.id, "Subitems", "subtasks")
+            sub = self.subitems_board(board)
+            assert sub is not None
+        return sub
+
+    # ----------------------------------------------------------------- items
+    def get_item(self, item_id: int | str, *, active_only: bool = False) -> Item:
+        item = self.data.items.get(_int(item_id))
+        if item is None or (active_only and item.state != "active"):
+            raise SandboxError(
+                "Item not found", "InvalidItemIdException", error_data={"item_id": _int(item_id)}
+            )
+        return item
+
+    def create_item(
+        self,
+        board_id: int | str,
+        name: str,
+        group_id: str | None = None,
+        column_values: dict[str, Any] | None = None,
+        creator_id: int | None = None,
+        create_labels_if_missing: bool = False,
+        notify: bool = True,
+        *,
+        parent_item_id: int | None = None,
+    ) -> Item:
+        board = self.get_board(board_id)
+        _check_name(name)
+        if group_id is None:
+            group = next(iter(board.groups.values()), None) or self.create_group(
+                board.id, "Group Title", group_id="topics"
+            )
+        else:
+            found = board.groups.get(group_id)
+            if found is None:
+                raise SandboxError(
+                    "Group not found", "InvalidGroupIdException", error_data={"group_id": group_id}
+                )
+            group = found
+        now = self.clock.now()
+        creator = creator_id or self._actor()
+        item = Item(
+            id=self.data.ids["item"](),
+            board_id=board.id,
+            group_id=group.id,
+            name=name,
+            creator_id=creator,
+            created_at=now,
+            updated_at=now,
+            parent_item_id=parent_item_id,
+        )
+        # validate every value before the item exists, so a bad value creates nothing
+        staged = self._stage_values(board, item, column_values or {}, create_labels_if_missing)
+        for column_id, stored in staged.items():
+            item.values[column_id] = stored
+        self.data.items[item.id] = item
+        board.item_ids.append(item.id)
+        board.updated_at = now
+        if notify:
+            self._emit(ChangeEvent("create_item", board.id, item.id, creator, now, name=name))
+        return item
+
+    def create_subitem(
+        self,
+        parent_item_id: int | str,
+        name: str,
+        column_values: dict[str, Any] | None = None,
+        creator_id: int | None = None,
+        create_labels_if_missing: bool = False,
+        notify: bool = True,
+    ) -> Item:
+        parent = self.get_item(parent_item_id)
+        if parent.state == "deleted":
+            raise SandboxError("Item not found", "InvalidItemIdException", error_data={"item_id": parent.id})
+        sub_board = self.ensure_subitems_board(parent.board_id)
+        item = self.create_item(
+            sub_board.id,
+            name,
+            None,
+            column_values,
+            creator_id,
+            create_labels_if_missing,
+            notify,
+            parent_item_id=parent.id,
+        )
+        parent.subitem_ids.append(item.id)
+        parent.updated_at = item.created_at
+        return item
+
+    def _stage_values(
+        self, board: Board, item: Item, values: dict[str, Any], create_labels: bool, *, mode: str = "multiple"
+    ) -> dict[str, Any]:
+        staged: dict[str, Any] = {}
+        for column_id, raw in values.items():
+            if column_id == "name":
+                continue
+            column = board.columns.get(column_id)
+            if column is None or column.archived:
+                raise SandboxError(
+                    "This column ID doesn't exist for the board",
+                    "InvalidColumnIdException",
+                    error_data={"column_id": column_id, "board_id": board.id},
+                )
+            try:
+                if mode == "simple":
+                    staged[column_id] = columns.write_simple(
+                        column, raw, self, create_labels_if_missing=create_labels
+                    )
+                else:
+                    staged[column_id] = columns.write_json(
+                        column,
+                        raw,
+                        self,
+                        create_labels_if_missing=create_labels,
+                        via_change_column_value=mode == "column",
+                    )
+            except columns.ColumnError as exc:
+                raise _column_error(exc) from exc
+        return staged
+
+    def change_column_values(
+        self,
+        board_id: int | str,
+        item_id: int | str,
+        values: dict[str, Any],
+        *,
+        create_labels_if_missing: bool = False,
+        mode: str = "multiple",
+        user_id: int | None = None,
+    ) -> Item:
+        """Apply `{column_id: value}`; `{"name": ...}` renames. All values validate before any is written.
+
+        `mode` is how monday would read the values: "multiple" (change_multiple_column_values,
+        create_item), "column" (change_column_value) or "simple" (change_simple_column_value).
+        """
+        board = self.get_board(board_id)
+        item = self.get_item(item_id)
+        if item.board_id != board.id or item.state == "deleted":
+            raise SandboxError(
+                "Item not found in board",
+                "InvalidItemIdException",
+                error_data={"item_id": item.id, "board_id": board.id},
+            )
+        new_name = values.get("name")
+        if "name" in values:
+            if not isinstance(new_name, str):
+                raise SandboxError(
+                    "Item name must be a string", "ColumnValueException", error_data={"column_id": "name"}
+                )
+            _check_name(new_name)
+        staged = self._stage_values(board, item, values, create_labels_if_missing, mode=mode)
+        now = self.clock.now()
+        actor = user_id or self._actor()
+        changed = False
+        if isinstance(new_name, str) and new_name != item.name:
+            previous = item.name
+            item.name = new_name
+            changed = True
+            self._emit(
+                ChangeEvent(
+                    "change_name", board.id, item.id, actor, now, name=new_name, previous_name=previous
+                )
+            )
+        for column_id, stored in staged.items():
+            previous_value = item.values.get(column_id)
+            item.values[column_id] = stored
+            changed = True
+            if previous_value != stored:
+                self._emit(
+                    ChangeEvent(
+                        "change_column_value",
+                        board.id,
+                        item.id,
+                        actor,
+                        now,
+                        column_id=column_id,
+                        value=stored,
+                        previous_value=previous_value,
+                    )
+                )
+        if changed:
+            item.updated_at = now
+            board.updated_at = now
+        return item
+
+    def archive_item(self, item_id: int | str, *, user_id: int | None = None) -> Item:
+        return self._set_state(item_id, "archived", "item_archived", user_id)
+
+    def delete_item(self, item_id: int | str, *, user_id: int | None = None) -> Item:
+        return self._set_state(item_id, "deleted", "item_deleted", user_id)
+
+    def restore_item(self, item_id: int | str, *, user_id: int | None = None) -> Item:
+        return self._set_state(item_id, "active", "item_restored", user_id)
+
+    def _set_state(self, item_id: int | str, state: str, kind: str, user_id: int | None) -> Item:
+        item = self.get_item(item_id)
+        if item.state == "deleted" and state != "active":
+            raise SandboxError("Item not found", "InvalidItemIdException", error_data={"item_id": item.id})
+        now = self.clock.now()
+        actor = user_id or self._actor()
+        for target in [item, *(self.data.items[i] for i in item.subitem_ids if i in self.data.items)]:
+            if target.state == state:
+                continue
+            target.state = state
+            target.updated_at = now
+            self._emit(ChangeEvent(kind, target.board_id, target.id, actor, now, name=target.name))
+        self.data.boards[item.board_id].updated_at = now
+        return item
+
+    # ----------------------------------------------------------------- events
+    def _actor(self) -> int:
+        return self.acting_user_id or self.default_user().id
+
+    def _emit(self, event: ChangeEvent) -> None:
+        for listener in list(self.listeners):
+            listener(event)
+
+    def active_items(self, board: Board, group_id: str | None = None) -> list[Item]:
+        items = self.data.items
+        out = []
+        for item_id in board.item_ids:
+            item = items[item_id]
+            if item.state == "active" and (group_id is None or item.group_id == group_id):
+                out.append(item)
+        return out
+
+    def reset(self) -> None:
+        """Forget every entity (tokens included) and start over with a fresh account."""
+        self.data = new_data()
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+
+def _int(value: int | str) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return -1
+
+
+def _check_name(name: str) -> None:
+    if not isinstance(name, str) or not 1 <= len(name) <= 255:
+        raise SandboxError(
+            "Item name must be between 1 and 255 characters long",
+            "ItemNameTooLongException",
+            error_data={"name_length": len(name) if isinstance(name, str) else 0},
+        )
+
+
+def _column_error(exc: columns.ColumnError) -> SandboxError:
+    return SandboxError(exc.message, exc.code, error_data=dict(exc.error_data))

@@ -1,0 +1,277 @@
+"""The `monday-snowflake` command: demo, sandbox, integrations, sync, history, db and warehouse."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from monday_snowflake.errors import MondaySnowflakeError
+from monday_snowflake.logs import configure_logging
+from monday_snowflake.settings import Settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+integrations_app = typer.Typer(no_args_is_help=True, help="Create, list, show and remove integrations.")
+sync_app = typer.Typer(no_args_is_help=True, help="Run syncs.")
+db_app = typer.Typer(no_args_is_help=True, help="Manage the state database.")
+warehouse_app = typer.Typer(no_args_is_help=True, help="Talk to the configured warehouse.")
+app.add_typer(integrations_app, name="integrations")
+app.add_typer(sync_app, name="sync")
+app.add_typer(db_app, name="db")
+app.add_typer(warehouse_app, name="warehouse")
+
+console = Console()
+err_console = Console(stderr=True)
+T = TypeVar("T")
+
+DataDir = Annotated[
+    Path | None, typer.Option("--data-dir", help="Data directory (default: $MONDAY_SNOWFLAKE_DATA_DIR or ./.monday-snowflake).")
+]
+
+
+def load_settings(data_dir: Path | None = None) -> Settings:
+    settings = Settings()
+    if data_dir is not None:
+        settings = settings.model_copy(update={"data_dir": data_dir})
+    configure_logging(json=settings.log_json, level=settings.log_level)
+    return settings
+
+
+@contextmanager
+def expected_errors() -> Iterator[None]:
+    """Turn the product's own errors into a readable message and exit code 1, without a stack trace."""
+    try:
+        yield
+    except MondaySnowflakeError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        raise typer.Exit(130) from None
+
+
+def with_runtime(data_dir: Path | None, work: Callable[[Any], T]) -> T:
+    from monday_snowflake.runtime import Runtime
+
+    with expected_errors():
+        runtime = Runtime(load_settings(data_dir))
+        try:
+            return work(runtime)
+        finally:
+            runtime.close()
+
+
+# --- demo and sandbox ------------------------------------------------------------------------------
+
+
+@app.command()
+def demo(
+    items: Annotated[int, typer.Option(help="Items on the demo board.")] = 2_000,
+    subitems: Annotated[int, typer.Option(help="Subitems per item.")] = 2,
+    data_dir: Annotated[Path, typer.Option(help="Where the demo keeps its state and warehouse.")] = Path(
+        ".monday-snowflake/demo"
+    ),
+    seed: Annotated[int, typer.Option(help="Seed for the generated board.")] = 7,
+) -> None:
+    """Replicate a generated monday board (every column type) into the embedded warehouse, then check it."""
+    from monday_snowflake.demo import run_demo
+
+    settings = load_settings(data_dir)
+    with expected_errors():
+        ok = run_demo(settings, items=items, subitems=subitems, seed=seed, console=console)
+    raise typer.Exit(0 if ok else 1)
+
+
+@app.command()
+def sandbox(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8765,
+    token: Annotated[str, typer.Option(help="API token the sandbox accepts.")] = "sandbox-token",
+    boards: Annotated[int, typer.Option(help="Boards to seed.")] = 1,
+    items: Annotated[int, typer.Option(help="Items per board.")] = 1_000,
+    subitems: Annotated[int, typer.Option(help="Subitems per item.")] = 2,
+    seed: Annotated[int, typer.Option(help="Seed for deterministic data.")] = 7,
+    state: Annotated[Path | None, typer.Option(help="Persist the sandbox to this file.")] = None,
+) -> None:
+    """Run the local monday.com API sandbox (GraphQL on /v2) until interrupted."""
+    from monday_sandbox.server import run_sandbox
+
+    configure_logging()
+    run_sandbox(port=port, token=token, boards=boards, items=items, subitems=subitems, seed=seed,
+                state_file=state)
+
+
+# --- integrations ----------------------------------------------------------------------------------
+
+
+@integrations_app.command("add")
+def integrations_add(
+    board: Annotated[str, typer.Option(help="monday board id.")],
+    name: Annotated[str | None, typer.Option(help="Integration name (default: board-<id>).")] = None,
+    monday_token: Annotated[
+        str | None, typer.Option(envvar="MONDAY_SNOWFLAKE_MONDAY__TOKEN", help="monday API token.", show_default=False)
+    ] = None,
+    monday_url: Annotated[str | None, typer.Option(help="monday API URL (default from settings).")] = None,
+    table: Annotated[str | None, typer.Option(help="Target table (default: from the board name).")] = None,
+    database: Annotated[str | None, typer.Option(help="Target database (default from settings).")] = None,
+    schema: Annotated[str | None, typer.Option(help="Target schema (default from settings).")] = None,
+    columns: Annotated[str | None, typer.Option(help="Comma-separated column ids to copy (default: all).")] = None,
+    primary_key: Annotated[str, typer.Option(help="Key column: item_id or a column id.")] = "item_id",
+    data_dir: DataDir = None,
+) -> None:
+    """Create an integration that replicates one board into one table."""
+    from monday_snowflake.integrations import create_integration
+
+    def work(runtime: Any) -> None:
+        integration = create_integration(
+            runtime, board_id=board, name=name, monday_token=monday_token, monday_url=monday_url,
+            table=table, database=database, schema=schema,
+            column_ids=[c.strip() for c in columns.split(",") if c.strip()] if columns else None,
+            primary_key=primary_key,
+        )
+        console.print(f"created integration [bold]{integration.name}[/] ({integration.id})")
+
+    with_runtime(data_dir, work)
+
+
+@integrations_app.command("list")
+def integrations_list(data_dir: DataDir = None) -> None:
+    """List integrations."""
+
+    def work(runtime: Any) -> None:
+        table = Table("id", "name", "board", "target")
+        for i in runtime.store.list_integrations():
+            target = f"{i.target_database}.{i.target_schema}.{i.target_table or '(from board name)'}"
+            table.add_row(i.id, i.name, i.board_id, target)
+        console.print(table)
+
+    with_runtime(data_dir, work)
+
+
+@integrations_app.command("show")
+def integrations_show(integration: str, data_dir: DataDir = None) -> None:
+    """Show one integration's recipe (never its credentials)."""
+
+    def work(runtime: Any) -> None:
+        from dataclasses import asdict
+
+        console.print_json(json.dumps(asdict(runtime.store.get_integration(integration)), default=str))
+
+    with_runtime(data_dir, work)
+
+
+@integrations_app.command("remove")
+def integrations_remove(integration: str, data_dir: DataDir = None) -> None:
+    """Remove an integration and its run history (the warehouse table is kept)."""
+
+    def work(runtime: Any) -> None:
+        found = runtime.store.get_integration(integration)
+        runtime.store.delete_integration(found.id)
+        console.print(f"removed integration {found.name}")
+
+    with_runtime(data_dir, work)
+
+
+# --- sync and history ------------------------------------------------------------------------------
+
+
+@sync_app.command("run")
+def sync_run(
+    integration: str,
+    full: Annotated[bool, typer.Option("--full", help="Force a full run.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Run an integration now, with a progress bar."""
+
+    def work(runtime: Any) -> None:
+        result = run_with_progress(runtime, integration)
+        console.print(
+            f"[green]done[/]: {result.items} items -> {result.table.database}.{result.table.schema}."
+            f"{result.table.name} in {result.seconds:.2f} s ({result.items_per_second:,.0f} items/s); "
+            f"inserted {result.inserted}, updated {result.updated}, deleted {result.deleted}"
+        )
+        for column_id, count in result.warnings.items():
+            console.print(f"[yellow]warning[/]: {count} value(s) of column {column_id} had an unexpected shape")
+
+    with_runtime(data_dir, work)
+
+
+def run_with_progress(runtime: Any, integration: str) -> Any:
+    with Progress(
+        TextColumn("[bold]replicating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=err_console, transient=True,
+    ) as bar:
+        task = bar.add_task("items", total=None)
+
+        def progress(done: int, expected: int | None) -> None:
+            bar.update(task, completed=done, total=expected)
+
+        return asyncio.run(runtime.replicator().replicate(integration, progress=progress))
+
+
+@app.command()
+def history(
+    integration: str,
+    limit: Annotated[int, typer.Option(help="How many runs.")] = 20,
+    data_dir: DataDir = None,
+) -> None:
+    """Show an integration's recent runs, newest first."""
+
+    def work(runtime: Any) -> None:
+        found = runtime.store.get_integration(integration)
+        table = Table("run", "kind", "status", "started", "seconds", "rows", "rows/s", "error")
+        for run in runtime.store.list_runs(found.id, limit=limit):
+            table.add_row(
+                run.id, run.kind, run.status, str(run.started_at)[:19],
+                f"{run.duration_seconds:.2f}" if run.duration_seconds is not None else "",
+                str(run.rows_processed), f"{run.throughput:,.0f}" if run.throughput else "",
+                (run.error or "")[:80],
+            )
+        console.print(table)
+
+    with_runtime(data_dir, work)
+
+
+# --- db and warehouse ------------------------------------------------------------------------------
+
+
+@db_app.command("upgrade")
+def db_upgrade(data_dir: DataDir = None) -> None:
+    """Create or migrate the state database to the latest schema."""
+    with_runtime(data_dir, lambda runtime: console.print("state database is up to date"))
+
+
+@warehouse_app.command("query")
+def warehouse_query(
+    sql: str,
+    output: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    data_dir: DataDir = None,
+) -> None:
+    """Run one SQL statement on the configured warehouse (the embedded one by default)."""
+    if output not in ("table", "json"):
+        err_console.print("error: --format must be table or json")
+        raise typer.Exit(2)
+
+    def work(runtime: Any) -> None:
+        warehouse = runtime.open_warehouse()
+        try:
+            names, rows = warehouse.query(sql)
+        finally:
+            warehouse.close()
+        if output == "json":
+            sys.stdout.write(json.dumps([dict(zip(names, row, strict=True)) for row in rows], default=str) + "\n")
+            return
+        table = Table(*names)
+        for row in rows:
+            table.add_row(*("" if v is None else str(v) for v in row))
+        console.print(table)
+
+    with_runtime(data_dir, work)

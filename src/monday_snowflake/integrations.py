@@ -1,0 +1,83 @@
+"""Creating integrations: check the board and mapping against monday, then store the recipe."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from monday_snowflake.errors import ConfigurationError
+from monday_snowflake.model import BoardSpec, ColumnMapping, Integration, IntegrationOptions
+from monday_snowflake.snowflake.naming import table_name_for_board
+
+if TYPE_CHECKING:
+    from monday_snowflake.runtime import Runtime
+
+
+def create_integration(
+    runtime: Runtime,
+    *,
+    board_id: str,
+    name: str | None = None,
+    monday_token: str | None = None,
+    monday_url: str | None = None,
+    table: str | None = None,
+    database: str | None = None,
+    schema: str | None = None,
+    column_ids: Sequence[str] | None = None,
+    primary_key: str = "item_id",
+    options: IntegrationOptions | None = None,
+    account_id: str | None = None,
+) -> Integration:
+    """Validate the recipe against the live board, store the credentials encrypted, save the integration."""
+    settings = runtime.settings
+    token = monday_token or (settings.monday.token.get_secret_value() if settings.monday.token else None)
+    if not token:
+        raise ConfigurationError("a monday token is needed: pass --monday-token or set MONDAY_SNOWFLAKE_MONDAY__TOKEN")
+    api_url = monday_url or settings.monday.api_url
+    board = asyncio.run(_read_board(runtime, token, api_url, board_id))
+    if column_ids:
+        missing = [c for c in column_ids if board.column(c) is None]
+        if missing:
+            raise ConfigurationError(f"board {board_id} has no column(s) {', '.join(missing)}", board_id=board_id)
+    store = runtime.store
+    account = account_id or store.default_account().id
+    name = name or f"board-{board_id}"
+    database = database or settings.snowflake.database
+    schema = schema or settings.snowflake.schema_name
+    table = table or _free_table_name(runtime, account, board, database, schema)
+
+    monday_conn = store.create_connection(account, "monday", f"{name} monday", {"api_url": api_url}, {"token": token})
+    config, secret = runtime.snowflake_connection_payload()
+    snowflake_conn = store.create_connection(account, "snowflake", f"{name} snowflake", config, secret)
+    return store.create_integration(
+        account_id=account,
+        name=name,
+        board_id=board_id,
+        monday_connection_id=monday_conn.id,
+        snowflake_connection_id=snowflake_conn.id,
+        target_database=database,
+        target_schema=schema,
+        target_table=table,
+        primary_key=primary_key,
+        columns=tuple(ColumnMapping(c) for c in column_ids or ()),
+        options=options or IntegrationOptions(),
+    )
+
+
+async def _read_board(runtime: Runtime, token: str, api_url: str, board_id: str) -> BoardSpec:
+    async with runtime.monday_client(token, api_url) as client:
+        return await client.get_board(board_id)
+
+
+def _free_table_name(runtime: Runtime, account_id: str, board: BoardSpec, database: str, schema: str) -> str:
+    """The board's sanitised name, with its id appended if another board's integration already uses it."""
+    wanted = table_name_for_board(board.name, board.id)
+    taken = {
+        (i.target_database, i.target_schema, (i.target_table or "").upper())
+        for i in runtime.store.list_integrations(account_id=account_id)
+        if i.board_id != board.id
+    }
+    if (database, schema, wanted.upper()) in taken:
+        return f"{wanted}_{board.id}"
+    return wanted

@@ -1,0 +1,67 @@
+"""Structured logging: human-readable lines by default, one JSON object per line with `log_json`.
+
+A correlation id is bound per run (and later per request) with `bind_correlation_id`, and every
+line logged inside that context carries it. Secrets never reach a log line: values whose key
+looks like a credential are masked before rendering.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import uuid
+from collections.abc import Iterator, MutableMapping
+from contextlib import contextmanager
+from typing import Any
+
+import structlog
+
+_SECRET_KEYS = ("token", "password", "secret", "passphrase", "private_key", "authorization", "api_key")
+
+
+def _mask_secrets(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    for key in list(event):
+        if any(marker in key.lower() for marker in _SECRET_KEYS):
+            event[key] = "***"
+    return event
+
+
+def configure_logging(*, json: bool = False, level: str = "INFO") -> None:
+    """Set up structlog and the standard library's logging to write to stderr."""
+    numeric = logging.getLevelName(level.upper())
+    if not isinstance(numeric, int):
+        numeric = logging.INFO
+    processors: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _mask_secrets,
+    ]
+    renderer: Any = (
+        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    structlog.configure(
+        processors=[*processors, renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+    logging.basicConfig(level=max(numeric, logging.WARNING), stream=sys.stderr, format="%(message)s")
+    for noisy in ("snowflake.connector", "fakesnow", "httpx", "uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def get_logger(name: str) -> Any:
+    return structlog.get_logger(name)
+
+
+def new_correlation_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+@contextmanager
+def bind_correlation_id(correlation_id: str | None = None, **extra: Any) -> Iterator[str]:
+    """Attach a correlation id (and any extra fields) to every log line in this context."""
+    cid = correlation_id or new_correlation_id()
+    with structlog.contextvars.bound_contextvars(correlation_id=cid, **extra):
+        yield cid

@@ -1,0 +1,1 @@
+"""monday.com side: the async GraphQL client, its queries, and column value codecs."""

@@ -1,0 +1,333 @@
+"""Async client for monday.com's GraphQL API: boards, paged items, items by id, classified errors, retries.
+
+Every request asks for `complexity`; the client pauses only when the remaining budget would not cover
+another query like the last one. Transient errors are retried per `RetryPolicy`; expired cursors restart
+paging from the first page without yielding any item twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random as _random
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from functools import lru_cache
+from types import TracebackType
+from typing import Any, Self
+
+import graphql
+import httpx
+
+from monday_snowflake.errors import CursorExpiredError, NotFoundError, TransientError
+from monday_snowflake.model.board import BoardSpec, ColumnSpec
+from monday_snowflake.monday import queries
+from monday_snowflake.monday.classify import classify_response, classify_transport_error
+from monday_snowflake.retry import RetryPolicy, run_with_retry
+from monday_snowflake.settings import MondaySettings
+
+log = logging.getLogger(__name__)
+
+ITEMS_BY_ID_CHUNK = 100
+"""monday's `items(ids:)` takes at most 100 ids per call."""
+MAX_CURSOR_RESTARTS = 3
+"""How many times one board read may start over after its cursor expired."""
+
+Page = list[dict[str, Any]]
+
+
+class MondayClient:
+    """One token's connection to monday.com. Use as `async with MondayClient(...) as client:`."""
+
+    def __init__(
+        self,
+        settings: MondaySettings,
+        token: str,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        random: Callable[[], float] = _random.random,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._settings = settings
+        self._token = token
+        self._sleep = sleep
+        self._random = random
+        self._clock = clock
+        self._policy = RetryPolicy(
+            max_attempts=settings.max_attempts,
+            base=settings.backoff_base_seconds,
+            max=settings.backoff_max_seconds,
+        )
+        self._resume_at: float | None = None
+        self._http = httpx.AsyncClient(
+            transport=transport,
+            timeout=settings.timeout_seconds,
+            headers={
+                "Authorization": token,
+                "API-Version": settings.api_version,
+                "Content-Type": "application/json",
+                "Accept": "application/json",
+            },
+        )
+
+    def __repr__(self) -> str:
+        return f"MondayClient(api_url={self._settings.api_url!r}, api_version={self._settings.api_version!r})"
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # -- transport -----------------------------------------------------------------------------------
+
+    async def execute(
+        self, query: str, variables: dict[str, Any] | None = None, *, idempotency_key: str | None = None
+    ) -> dict[str, Any]:
+        """Run one GraphQL document and return its `data`, retrying transient failures.
+
+        Mutations carry an `Idempotency-Key` (the one given, or a fresh uuid4) that stays the same
+        across the retries of this call, so monday replays rather than repeats them.
+        """
+        headers: dict[str, str] = {}
+        if _is_mutation(query):
+            headers["Idempotency-Key"] = idempotency_key or str(uuid.uuid4())
+        payload: dict[str, Any] = {"query": query}
+        if variables is not None:
+            payload["variables"] = variables
+        return await run_with_retry(
+            self._policy,
+            lambda: self._send(payload, headers),
+            sleep=self._sleep,
+            random=self._random,
+            should_retry=_is_retryable,
+            describe=f"monday {_operation_name(query)}",
+        )
+
+    async def _send(self, payload: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
+        await self._wait_for_complexity_budget()
+        try:
+            response = await self._http.post(self._settings.api_url, json=payload, headers=headers)
+        except httpx.TransportError as exc:
+            raise classify_transport_error(exc) from exc
+        try:
+            body: Any = response.json()
+        except ValueError:
+            body = None
+        error = classify_response(response.status_code, body, response.headers, secrets=(self._token,))
+        if error is not None:
+            raise error
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, dict):
+            raise TransientError(
+                "monday API answered without data",
+                status=response.status_code,
+                request_id=response.headers.get("x-request-id"),
+            )
+        self._note_complexity(data.get("complexity"))
+        return data
+
+    async def _wait_for_complexity_budget(self) -> None:
+        if self._resume_at is None:
+            return
+        wait = self._resume_at - self._clock()
+        self._resume_at = None
+        if wait > 0:
+            log.info("monday complexity budget nearly spent; waiting %.1fs for it to reset", wait)
+            await self._sleep(wait)
+
+    def _note_complexity(self, complexity: Any) -> None:
+        """Schedule a pause if the budget left cannot pay for another query as costly as this one."""
+        if not isinstance(complexity, dict):
+            return
+        after, cost, reset = (complexity.get(k) for k in ("after", "query", "reset_in_x_seconds"))
+        if isinstance(after, int | float) and isinstance(cost, int | float) and after < cost:
+            self._resume_at = self._clock() + float(reset if isinstance(reset, int | float) else 0)
+
+    # -- reads ---------------------------------------------------------------------------------------
+
+    async def get_board(self, board_id: str) -> BoardSpec:
+        """A board's name, type, item count and columns; `subitems_board_id` from its subtasks column."""
+        data = await self.execute(queries.BOARD_QUERY, {"boardId": str(board_id)})
+        board = _only_board(data, board_id)
+        columns = tuple(
+            ColumnSpec(
+                id=str(col["id"]),
+                title=str(col.get("title") or ""),
+                type=str(col.get("type") or ""),
+                settings=_column_settings(col.get("settings"), board_id, col.get("id")),
+            )
+            for col in board.get("columns") or []
+            if isinstance(col, dict) and col.get("id") is not None
+        )
+        items_count = board.get("items_count")
+        return BoardSpec(
+            id=str(board.get("id") or board_id),
+            name=str(board.get("name") or ""),
+            columns=columns,
+            type=str(board.get("type") or "board"),
+            subitems_board_id=_subitems_board_id(columns),
+            items_count=int(items_count) if items_count is not None else None,
+        )
+
+    async def iter_item_pages(
+        self,
+        board_id: str,
+        *,
+        column_ids: Sequence[str] | None = None,
+        query_params: dict[str, Any] | None = None,
+        with_subitems: bool = False,
+        page_size: int | None = None,
+    ) -> AsyncIterator[Page]:
+        """Yield a board's active items page by page (`items_page`, then root `next_items_page`).
+
+        The next page is requested as soon as one arrives, before it is handed over, so the network
+        overlaps the caller's work; at most one page waits in memory. If the cursor expires, paging
+        restarts from the first page and items already yielded are skipped.
+        """
+        limit = page_size or self._settings.page_size
+        common: dict[str, Any] = {"limit": limit}
+        if column_ids is not None:
+            common["columnIds"] = [str(c) for c in column_ids]
+        first_vars = {**common, "boardId": str(board_id)}
+        if query_params is not None:
+            first_vars["queryParams"] = query_params
+
+        async def first_page() -> tuple[Page, str | None]:
+            data = await self.execute(queries.ITEMS_PAGE[with_subitems], first_vars)
+            return _page(_only_board(data, board_id).get("items_page"))
+
+        async def next_page(cursor: str) -> tuple[Page, str | None]:
+            data = await self.execute(queries.NEXT_ITEMS_PAGE[with_subitems], {**common, "cursor": cursor})
+            return _page(data.get("next_items_page"))
+
+        yielded: set[str] = set()
+        restarts = 0
+        pending: asyncio.Task[tuple[Page, str | None]] | None = asyncio.create_task(first_page())
+        try:
+            while pending is not None:
+                try:
+                    items, cursor = await pending
+                except CursorExpiredError as exc:
+                    restarts += 1
+                    if restarts > MAX_CURSOR_RESTARTS:
+                        exc.details["board_id"] = str(board_id)
+                        raise
+                    log.warning(
+                        "monday cursor expired on board %s; paging restarts from the first page (%d of %d)",
+                        board_id,
+                        restarts,
+                        MAX_CURSOR_RESTARTS,
+                    )
+                    pending = asyncio.create_task(first_page())
+                    continue
+                fresh = [item for item in items if str(item.get("id")) not in yielded]
+                yielded.update(str(item.get("id")) for item in fresh)
+                if fresh:
+                    yield fresh
+        finally:
+            if pending is not None:
+                await _discard(pending)
+
+    async def get_items(
+        self, ids: Sequence[str], *, column_ids: Sequence[str] | None = None, with_subitems: bool = False
+    ) -> list[dict[str, Any]]:
+        """Items by id, including archived and deleted ones, fetched 100 ids per request."""
+        unique = list(dict.fromkeys(str(i) for i in ids))
+        found: list[dict[str, Any]] = []
+        for start in range(0, len(unique), ITEMS_BY_ID_CHUNK):
+            chunk = unique[start : start + ITEMS_BY_ID_CHUNK]
+            variables: dict[str, Any] = {"ids": chunk, "limit": len(chunk)}
+            if column_ids is not None:
+                variables["columnIds"] = [str(c) for c in column_ids]
+            data = await self.execute(queries.ITEMS_BY_ID[with_subitems], variables)
+            found.extend(item for item in data.get("items") or [] if isinstance(item, dict))
+        return found
+
+
+def _is_retryable(error: BaseException) -> bool:
+    # An expired cursor stays expired: the pager restarts instead.
+    return isinstance(error, TransientError) and not isinstance(error, CursorExpiredError)
+
+
+@lru_cache(maxsize=256)
+def _parsed(query: str) -> graphql.DocumentNode | None:
+    try:
+        return graphql.parse(query, no_location=True)
+    except graphql.GraphQLError:
+        return None
+
+
+def _is_mutation(query: str) -> bool:
+    document = _parsed(query)
+    if document is None:
+        return query.lstrip().startswith("mutation")
+    return any(
+        isinstance(d, graphql.OperationDefinitionNode) and d.operation is graphql.OperationType.MUTATION
+        for d in document.definitions
+    )
+
+
+def _operation_name(query: str) -> str:
+    document = _parsed(query)
+    if document is not None:
+        for d in document.definitions:
+            if isinstance(d, graphql.OperationDefinitionNode):
+                return d.name.value if d.name else d.operation.value
+    return "request"
+
+
+def _only_board(data: dict[str, Any], board_id: str) -> dict[str, Any]:
+    boards = data.get("boards")
+    board = boards[0] if isinstance(boards, list) and boards else None
+    if not isinstance(board, dict):
+        raise NotFoundError(
+            f"board {board_id} not found or not accessible with this token", board_id=str(board_id)
+        )
+    return board
+
+
+def _page(page: Any) -> tuple[Page, str | None]:
+    if not isinstance(page, dict) or not isinstance(page.get("items"), list):
+        raise TransientError("monday API returned an items page without items")
+    cursor = page.get("cursor")
+    return [i for i in page["items"] if isinstance(i, dict)], str(cursor) if cursor else None
+
+
+def _column_settings(raw: Any, board_id: str, column_id: Any) -> dict[str, Any]:
+    """`Column.settings` is JSON: some servers send it as an object, others as a JSON string."""
+    if raw is None or raw == "":
+        return {}
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            log.warning("board %s column %s: settings are not valid JSON; ignored", board_id, column_id)
+            return {}
+    return raw if isinstance(raw, dict) else {}
+
+
+def _subitems_board_id(columns: Sequence[ColumnSpec]) -> str | None:
+    for column in columns:
+        if column.type == "subtasks":
+            board_ids = column.settings.get("boardIds")
+            if isinstance(board_ids, list) and board_ids and board_ids[0] is not None:
+                return str(board_ids[0])
+    return None
+
+
+async def _discard(task: asyncio.Task[Any]) -> None:
+    """Cancel a prefetch nobody will read, and consume its outcome so asyncio does not warn about it."""
+    if not task.done():
+        task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task

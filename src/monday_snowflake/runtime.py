@@ -1,0 +1,65 @@
+"""Wiring: builds the store, the monday client and the warehouse from one `Settings` object.
+
+Commands, the demo and tests create a `Runtime`; nothing here is global.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from monday_snowflake.monday.client import MondayClient
+from monday_snowflake.settings import Settings, SnowflakeSettings
+from monday_snowflake.snowflake.connection import SnowflakeWarehouse, connect
+from monday_snowflake.store.crypto import load_or_create_key
+from monday_snowflake.store.db import make_engine, upgrade
+from monday_snowflake.store.repository import Store
+from monday_snowflake.sync.replicate import BoardReplicator
+
+# Fields of SnowflakeSettings that are secrets: kept in the encrypted part of a connection.
+SNOWFLAKE_SECRET_FIELDS = ("password", "token", "private_key_passphrase")
+
+
+class Runtime:
+    """The product's parts for one settings object."""
+
+    def __init__(self, settings: Settings, *, migrate: bool = True) -> None:
+        self.settings = settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        engine = make_engine(settings.resolved_database_url())
+        if migrate:
+            upgrade(engine)
+        self.store = Store(engine, load_or_create_key(settings))
+
+    def monday_client(self, token: str, api_url: str | None = None) -> MondayClient:
+        monday = self.settings.monday
+        if api_url:
+            monday = monday.model_copy(update={"api_url": api_url})
+        return MondayClient(monday, token)
+
+    def warehouse_settings(self, connection_id: str) -> tuple[SnowflakeSettings, dict[str, Any]]:
+        config = self.store.get_connection(connection_id).config
+        return SnowflakeSettings.model_validate(config), self.store.connection_secret(connection_id)
+
+    def open_warehouse(self, connection_id: str | None = None) -> SnowflakeWarehouse:
+        """The warehouse of a stored connection, or the one the settings describe."""
+        if connection_id is None:
+            return connect(self.settings.snowflake, None, data_dir=self.settings.data_dir)
+        config, secret = self.warehouse_settings(connection_id)
+        return connect(config, secret, data_dir=self.settings.data_dir)
+
+    def replicator(self) -> BoardReplicator:
+        return BoardReplicator(self.settings, self.store, self.monday_client, self.open_warehouse)
+
+    def snowflake_connection_payload(self) -> tuple[dict[str, Any], dict[str, str]]:
+        """Split the settings' Snowflake part into stored config and encrypted secret."""
+        snowflake = self.settings.snowflake
+        config = snowflake.model_dump(mode="json", exclude=set(SNOWFLAKE_SECRET_FIELDS))
+        secret = {
+            name: value.get_secret_value()
+            for name in SNOWFLAKE_SECRET_FIELDS
+            if (value := getattr(snowflake, name)) is not None
+        }
+        return config, secret
+
+    def close(self) -> None:
+        self.store.close()

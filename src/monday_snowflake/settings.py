@@ -1,0 +1,101 @@
+"""Typed settings: one object, built from the environment (prefix MONDAY_SNOWFLAKE_) and `.env`, passed in.
+
+Nested parts use a double underscore, e.g. `MONDAY_SNOWFLAKE_SNOWFLAKE__ACCOUNT=xy12345`.
+Nothing here is read at import time: commands and tests build their own `Settings`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SnowflakeAuth = Literal["password", "programmatic_access_token", "key_pair", "oauth"]
+
+
+class MondaySettings(BaseModel):
+    """How to reach monday.com's GraphQL API."""
+
+    api_url: str = "https://api.monday.com/v2"
+    """GraphQL endpoint; point it at the sandbox for demos and tests."""
+    api_version: str = "2026-10"
+    """Sent as the API-Version header on every request."""
+    token: SecretStr | None = None
+    """Default monday token for `integrations add` (personal or OAuth); stored encrypted per connection."""
+    timeout_seconds: float = 60.0
+    """Per-request timeout; monday itself gives up after 60 s."""
+    page_size: int = Field(500, ge=1, le=500)
+    """Items per `items_page` / `next_items_page` request (monday's maximum is 500)."""
+    max_attempts: int = Field(6, ge=1)
+    """Attempts per request before a transient error is given up on."""
+    backoff_base_seconds: float = 0.5
+    """First retry delay; doubles each attempt, with full jitter."""
+    backoff_max_seconds: float = 60.0
+    """Ceiling for one retry delay."""
+
+
+class SnowflakeSettings(BaseModel):
+    """Which warehouse to load into: the embedded one (default) or a real Snowflake account."""
+
+    mode: Literal["embedded", "snowflake"] = "embedded"
+    """`embedded` runs a local Snowflake-compatible warehouse (fakesnow) in the data directory."""
+    account: str | None = None
+    """Snowflake account identifier, e.g. `myorg-myaccount`."""
+    user: str | None = None
+    """Login name."""
+    authenticator: SnowflakeAuth = "programmatic_access_token"
+    """How to authenticate."""
+    password: SecretStr | None = None
+    """Password (authenticator=password)."""
+    token: SecretStr | None = None
+    """Programmatic access token or OAuth access token."""
+    private_key_path: Path | None = None
+    """PEM private key file (authenticator=key_pair)."""
+    private_key_passphrase: SecretStr | None = None
+    """Passphrase of the private key, if it is encrypted."""
+    database: str = "MONDAY"
+    """Target database."""
+    schema_name: str = "PUBLIC"
+    """Target schema."""
+    warehouse: str | None = None
+    """Virtual warehouse to run statements on."""
+    role: str | None = None
+    """Role to assume."""
+    login_timeout_seconds: int = 60
+    """How long a connection attempt may take."""
+
+
+class Settings(BaseSettings):
+    """Everything the product can be told, in one place."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="MONDAY_SNOWFLAKE_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="ignore",
+    )
+
+    data_dir: Path = Path(".monday-snowflake")
+    """Where the state database, embedded warehouse, staged files and keys live."""
+    database_url: str | None = None
+    """State store URL; default `sqlite:///<data_dir>/state.db`. PostgreSQL: `postgresql+psycopg://...`."""
+    secret_key: SecretStr | None = None
+    """Fernet key that encrypts credentials at rest; default: generated once into `<data_dir>/secret.key`."""
+    log_json: bool = False
+    """Log one JSON object per line instead of human-readable lines."""
+    log_level: str = "INFO"
+    """Minimum level that is logged."""
+    csv_max_bytes: int = 100_000_000
+    """Staged CSV files are split before they reach this size."""
+    lock_ttl_seconds: int = 30 * 60
+    """How long an integration's run lock lasts without being renewed."""
+    monday: MondaySettings = Field(default_factory=MondaySettings)
+    snowflake: SnowflakeSettings = Field(default_factory=SnowflakeSettings)
+
+    def resolved_database_url(self) -> str:
+        """The state store URL, defaulting to a SQLite file in the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'state.db').resolve()}"

@@ -1,0 +1,1 @@
+"""Snowflake side: connections and auth, SQL building and quoting, the embedded warehouse, the bulk loader."""

@@ -1,0 +1,1 @@
+"""Blob stores for staged files: a local folder by default."""

@@ -1,0 +1,244 @@
+"""The state store's tables, as SQLAlchemy 2 declarative models.
+
+These classes stay inside `store/`: the rest of the product sees plain dataclasses. The Alembic
+migrations under `migrations/versions/` are the source of truth for the schema; a test checks that
+these models and the migrations agree.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+RUN_STATUSES = ("RUNNING", "COMPLETED", "FAILED")
+CONNECTION_KINDS = ("monday", "snowflake")
+CONNECTION_STATUSES = ("connected", "disconnected")
+
+
+def new_id() -> str:
+    """A fresh primary key: a random UUID as a string, portable across databases."""
+    return str(uuid.uuid4())
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware, in UTC."""
+    return datetime.now(UTC)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC timestamp on every database.
+
+    PostgreSQL keeps `timestamptz`; SQLite has no time zones, so values are converted to UTC and stored
+    naive (fixed-width text that sorts and compares correctly), then read back as aware UTC datetimes.
+    Naive datetimes are refused on the way in: their meaning would be a guess.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r} given where a timezone-aware one is required")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+JsonType = JSON().with_variant(JSONB(), "postgresql")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UtcDateTime(), dict[str, Any]: JsonType}
+
+
+class AccountRow(Base):
+    """A tenant. Every other row belongs to one account."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(255))
+    external_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class UserRow(Base):
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("account_id", "email"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    email: Mapped[str] = mapped_column(String(320))
+    name: Mapped[str | None] = mapped_column(String(255))
+    external_id: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ConnectionRow(Base):
+    """Credentials for one monday account or Snowflake account. `secret` is a Fernet token."""
+
+    __tablename__ = "connections"
+    __table_args__ = (
+        UniqueConstraint("account_id", "kind", "name"),
+        CheckConstraint("kind IN ('monday', 'snowflake')", name="kind"),
+        CheckConstraint("status IN ('connected', 'disconnected')", name="status"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(255))
+    config: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    secret: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="connected")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class IntegrationRow(Base):
+    """The recipe of one board -> table sync."""
+
+    __tablename__ = "integrations"
+    __table_args__ = (UniqueConstraint("account_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    board_id: Mapped[str] = mapped_column(String(64))
+    monday_connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id", ondelete="RESTRICT"))
+    snowflake_connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id", ondelete="RESTRICT"))
+    target_database: Mapped[str] = mapped_column(String(255))
+    target_schema: Mapped[str] = mapped_column(String(255))
+    target_table: Mapped[str | None] = mapped_column(String(255))
+    primary_key: Mapped[str] = mapped_column(String(255), default="item_id")
+    column_mapping: Mapped[list[dict[str, Any]]] = mapped_column(JsonType, default=list)
+    options: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    schedule: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
+    sync_mode: Mapped[str] = mapped_column(String(32), default="full")
+    last_success_started_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RunRow(Base):
+    """One run of an integration, with its outcome and numbers."""
+
+    __tablename__ = "integration_runs"
+    __table_args__ = (
+        CheckConstraint("status IN ('RUNNING', 'COMPLETED', 'FAILED')", name="status"),
+        Index("ix_integration_runs_integration_id_started_at", "integration_id", "started_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    integration_id: Mapped[str] = mapped_column(ForeignKey("integrations.id", ondelete="CASCADE"))
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default="RUNNING")
+    started_at: Mapped[datetime]
+    completed_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    error_class: Mapped[str | None] = mapped_column(String(255))
+    correlation_id: Mapped[str | None] = mapped_column(String(64))
+    rows_processed: Mapped[int] = mapped_column(Integer, default=0)
+    rows_failed: Mapped[int] = mapped_column(Integer, default=0)
+    duration_seconds: Mapped[float | None] = mapped_column(Float)
+    throughput: Mapped[float | None] = mapped_column(Float)
+    metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    subtasks: Mapped[list[SubtaskRow]] = relationship(
+        back_populates="run", order_by="SubtaskRow.started_at, SubtaskRow.id", passive_deletes=True
+    )
+
+
+class SubtaskRow(Base):
+    """One step of a run (fetch, load, merge, ...), with its own status and numbers."""
+
+    __tablename__ = "run_subtasks"
+    __table_args__ = (CheckConstraint("status IN ('RUNNING', 'COMPLETED', 'FAILED')", name="status"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    run_id: Mapped[str] = mapped_column(ForeignKey("integration_runs.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="RUNNING")
+    started_at: Mapped[datetime]
+    completed_at: Mapped[datetime | None]
+    rows_processed: Mapped[int] = mapped_column(Integer, default=0)
+    rows_failed: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    duration_seconds: Mapped[float | None] = mapped_column(Float)
+
+    run: Mapped[RunRow] = relationship(back_populates="subtasks")
+
+
+class FeatureFlagRow(Base):
+    """A flag, global (account_id NULL) or per account; a per-account flag overrides the global one."""
+
+    __tablename__ = "feature_flags"
+    __table_args__ = (
+        UniqueConstraint("account_id", "name"),
+        # NULLs are distinct in unique constraints, so global flags need their own partial index.
+        Index(
+            "uq_feature_flags_global_name",
+            "name",
+            unique=True,
+            sqlite_where=text("account_id IS NULL"),
+            postgresql_where=text("account_id IS NULL"),
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    account_id: Mapped[str | None] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(255))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    value: Mapped[Any] = mapped_column(JsonType, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class IntegrationLockRow(Base):
+    """The run lock of one integration. The row outlives releases so `token` only ever grows."""
+
+    __tablename__ = "integration_locks"
+
+    integration_id: Mapped[str] = mapped_column(
+        ForeignKey("integrations.id", ondelete="CASCADE"), primary_key=True
+    )
+    owner: Mapped[str | None] = mapped_column(String(255))
+    token: Mapped[int] = mapped_column(Integer)
+    acquired_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]

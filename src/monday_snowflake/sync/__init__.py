@@ -1,0 +1,1 @@
+"""The sync flows: board replication now; incremental, real-time and reverse later."""

@@ -1,0 +1,75 @@
+"""Every GraphQL document the monday client can send is valid against the pinned 2026-10 schema."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import graphql
+import pytest
+
+from monday_snowflake.monday import queries
+from monday_snowflake.monday.codecs import COLUMN_VALUE_SELECTION
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "src" / "monday_sandbox" / "schema-2026-10.graphql"
+
+
+@pytest.fixture(scope="module")
+def schema() -> graphql.GraphQLSchema:
+    return graphql.build_schema(SCHEMA_PATH.read_text(encoding="utf-8"))
+
+
+def _errors(schema: graphql.GraphQLSchema, document: str) -> list[str]:
+    try:
+        parsed = graphql.parse(document)
+    except graphql.GraphQLError as exc:
+        return [f"parse: {exc.message}"]
+    return [e.message for e in graphql.validate(schema, parsed)]
+
+
+def _name(document: str) -> str:
+    head = document.strip().split("(")[0].split("{")[0].strip()
+    return f"{head} subitems" if "SubitemFields" in document else head
+
+
+def test_every_variant_is_listed() -> None:
+    # board, then items_page / next_items_page / items(ids:) each with and without subitems
+    assert len(queries.ALL_DOCUMENTS) == 7
+    assert len(set(queries.ALL_DOCUMENTS)) == 7
+    assert sum("SubitemFields" in d for d in queries.ALL_DOCUMENTS) == 3
+
+
+@pytest.mark.parametrize("document", queries.ALL_DOCUMENTS, ids=[_name(d) for d in queries.ALL_DOCUMENTS])
+def test_document_validates_against_schema(schema: graphql.GraphQLSchema, document: str) -> None:
+    assert _errors(schema, document) == []
+
+
+@pytest.mark.parametrize("document", queries.ALL_DOCUMENTS, ids=[_name(d) for d in queries.ALL_DOCUMENTS])
+def test_document_asks_for_complexity(document: str) -> None:
+    assert queries.COMPLEXITY_SELECTION in document
+
+
+def test_item_documents_use_the_codecs_column_value_selection() -> None:
+    item_documents = [d for d in queries.ALL_DOCUMENTS if "ItemFields" in d]
+    assert item_documents
+    assert all(f"{{ {COLUMN_VALUE_SELECTION} }}" in d for d in item_documents)
+
+
+@pytest.mark.parametrize(
+    ("document", "why"),
+    [
+        (queries.ITEMS_PAGE[False].replace("updated_at", "updated_at no_such_field", 1), "unknown field"),
+        (queries.BOARD_QUERY.replace("items_count", "items_total"), "unknown board field"),
+        (queries.NEXT_ITEMS_PAGE[False].replace("$cursor: String!", "$cursor: Int!"), "wrong variable type"),
+        (
+            "query { boards(ids: [1]) { next_items_page(cursor: \"x\", limit: 1) { cursor } } }",
+            "next_items_page nested in boards",
+        ),
+        (queries.ITEMS_PAGE[True].replace("subitems { ...SubitemFields }", "subitems { nope }"), "bad subitem"),
+        ("query { boards { items_page(limit: 1) { cursor items { id } } ", "parse error"),
+    ],
+    ids=lambda v: v if isinstance(v, str) and len(v) < 40 else None,
+)
+def test_negative_control_invalid_documents_are_rejected(
+    schema: graphql.GraphQLSchema, document: str, why: str
+) -> None:
+    assert _errors(schema, document), why
