@@ -557,6 +557,7 @@ def test_item_metadata_timestamps_are_naive_utc(stamp: str) -> None:
         "updated_at": "2024-02-03T04:05:06Z",
     }
     meta = decode_item_metadata(item)
+    assert meta.created_at is not None and meta.created_at.tzinfo is None
     assert meta == (
         1234567890,
         "Launch",
@@ -565,7 +566,6 @@ def test_item_metadata_timestamps_are_naive_utc(stamp: str) -> None:
         datetime(2024, 1, 2, 10),
         datetime(2024, 2, 3, 4, 5, 6),
     )
-    assert meta.created_at is not None and meta.created_at.tzinfo is None
 
 
 def test_item_metadata_tolerates_missing_group_and_timestamps() -> None:

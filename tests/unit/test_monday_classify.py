@@ -158,7 +158,14 @@ CASES: list[tuple[str, int, Any, dict[str, str], type[MondaySnowflakeError], flo
         RateLimitedError,
         10.0,
     ),
-    ("Rate Limit Exceeded text", 200, {"errors": [{"message": "Rate Limit Exceeded"}]}, {}, RateLimitedError, None),
+    (
+        "Rate Limit Exceeded text",
+        200,
+        {"errors": [{"message": "Rate Limit Exceeded"}]},
+        {},
+        RateLimitedError,
+        None,
+    ),
     ("bare 429 with Retry-After, no body", 429, None, {"Retry-After": "7"}, RateLimitedError, 7.0),
     (
         "endpoint limit 'Call limit exceeded for CreateBoard'",
@@ -185,7 +192,14 @@ CASES: list[tuple[str, int, Any, dict[str, str], type[MondaySnowflakeError], flo
         TransientError,
         None,
     ),
-    ("409 IDEMPOTENCY_CONFLICT", 409, _err("conflict", "IDEMPOTENCY_CONFLICT"), {"Retry-After": "1"}, TransientError, 1.0),
+    (
+        "409 IDEMPOTENCY_CONFLICT",
+        409,
+        _err("conflict", "IDEMPOTENCY_CONFLICT"),
+        {"Retry-After": "1"},
+        TransientError,
+        1.0,
+    ),
     (
         "pre-2024 internal server error",
         500,
@@ -202,14 +216,35 @@ CASES: list[tuple[str, int, Any, dict[str, str], type[MondaySnowflakeError], flo
         TransientError,
         None,
     ),
-    ("500 Internal Server Error", 500, {"errors": [{"message": "Internal Server Error"}]}, {}, TransientError, None),
+    (
+        "500 Internal Server Error",
+        500,
+        {"errors": [{"message": "Internal Server Error"}]},
+        {},
+        TransientError,
+        None,
+    ),
     ("502 from a proxy, HTML body", 502, None, {}, TransientError, None),
     ("503 empty errors", 503, {"errors": []}, {}, TransientError, None),
     # §4 authentication
     ("401 Unauthorized", 401, {"errors": [{"message": "Unauthorized"}]}, {}, AuthenticationError, None),
     ("401 with no body", 401, None, {}, AuthenticationError, None),
-    ("Not Authenticated text", 200, {"errors": [{"message": "Not Authenticated"}]}, {}, AuthenticationError, None),
-    ("401 ip restricted", 401, {"errors": [{"message": "Your ip is restricted"}]}, {}, AuthenticationError, None),
+    (
+        "Not Authenticated text",
+        200,
+        {"errors": [{"message": "Not Authenticated"}]},
+        {},
+        AuthenticationError,
+        None,
+    ),
+    (
+        "401 ip restricted",
+        401,
+        {"errors": [{"message": "Your ip is restricted"}]},
+        {},
+        AuthenticationError,
+        None,
+    ),
     # §4 permission
     (
         "2025-01+ unified UserUnauthorizedException",
@@ -258,7 +293,12 @@ CASES: list[tuple[str, int, Any, dict[str, str], type[MondaySnowflakeError], flo
         "2024-10 errors[] plus duplicated top-level fields",
         200,
         {
-            "errors": [{"message": "User unauthorized to perform action", "extensions": {"code": "UserUnauthorizedException"}}],
+            "errors": [
+                {
+                    "message": "User unauthorized to perform action",
+                    "extensions": {"code": "UserUnauthorizedException"},
+                }
+            ],
             "error_message": "User unauthorized to perform action",
             "error_code": "UserUnauthorizedException",
             "error_data": {},
@@ -283,7 +323,14 @@ CASES: list[tuple[str, int, Any, dict[str, str], type[MondaySnowflakeError], flo
         InvalidDataError,
         None,
     ),
-    ("CorrectedValueException", 200, _err("wrong type", "CorrectedValueException"), {}, InvalidDataError, None),
+    (
+        "CorrectedValueException",
+        200,
+        _err("wrong type", "CorrectedValueException"),
+        {},
+        InvalidDataError,
+        None,
+    ),
     (
         "JsonParseException legacy, 400",
         400,
@@ -297,15 +344,54 @@ CASES: list[tuple[str, int, Any, dict[str, str], type[MondaySnowflakeError], flo
         InvalidDataError,
         None,
     ),
-    ("ItemNameTooLongException", 200, _err("too long", "ItemNameTooLongException"), {}, InvalidDataError, None),
-    ("InvalidColumnIdException", 200, _err("bad column", "InvalidColumnIdException"), {}, InvalidDataError, None),
-    ("InvalidArgumentException", 200, _err("bad arg", "InvalidArgumentException"), {}, InvalidDataError, None),
-    ("RecordInvalidException 422", 422, _err("too many subscribers", "RecordInvalidException"), {}, InvalidDataError, None),
-    ("ItemsLimitationException", 200, _err("limit of 10,000 items", "ItemsLimitationException"), {}, InvalidDataError, None),
+    (
+        "ItemNameTooLongException",
+        200,
+        _err("too long", "ItemNameTooLongException"),
+        {},
+        InvalidDataError,
+        None,
+    ),
+    (
+        "InvalidColumnIdException",
+        200,
+        _err("bad column", "InvalidColumnIdException"),
+        {},
+        InvalidDataError,
+        None,
+    ),
+    (
+        "InvalidArgumentException",
+        200,
+        _err("bad arg", "InvalidArgumentException"),
+        {},
+        InvalidDataError,
+        None,
+    ),
+    (
+        "RecordInvalidException 422",
+        422,
+        _err("too many subscribers", "RecordInvalidException"),
+        {},
+        InvalidDataError,
+        None,
+    ),
+    (
+        "ItemsLimitationException",
+        200,
+        _err("limit of 10,000 items", "ItemsLimitationException"),
+        {},
+        InvalidDataError,
+        None,
+    ),
     (
         "Parse error on ...",
         200,
-        {"errors": [{"message": 'Parse error on "}" (RCURLY) at [1, 5]', "locations": [{"line": 1, "column": 5}]}]},
+        {
+            "errors": [
+                {"message": 'Parse error on "}" (RCURLY) at [1, 5]', "locations": [{"line": 1, "column": 5}]}
+            ]
+        },
         {},
         InvalidDataError,
         None,
@@ -313,15 +399,36 @@ CASES: list[tuple[str, int, Any, dict[str, str], type[MondaySnowflakeError], flo
     (
         "GraphQL validation error (locations, no path, no code)",
         200,
-        {"errors": [{"message": "Argument 'foo' on Field 'boards' has an invalid value", "locations": [{"line": 1}]}]},
+        {
+            "errors": [
+                {
+                    "message": "Argument 'foo' on Field 'boards' has an invalid value",
+                    "locations": [{"line": 1}],
+                }
+            ]
+        },
         {},
         InvalidDataError,
         None,
     ),
     ("400 Bad request", 400, {"errors": [{"message": "Bad request"}]}, {}, InvalidDataError, None),
     # configuration (our choice: the settings or recipe must change)
-    ("InvalidBoardIdException", 200, _err("bad board", "InvalidBoardIdException"), {}, ConfigurationError, None),
-    ("InvalidVersionException", 200, _err("bad version", "InvalidVersionException"), {}, ConfigurationError, None),
+    (
+        "InvalidBoardIdException",
+        200,
+        _err("bad board", "InvalidBoardIdException"),
+        {},
+        ConfigurationError,
+        None,
+    ),
+    (
+        "InvalidVersionException",
+        200,
+        _err("bad version", "InvalidVersionException"),
+        {},
+        ConfigurationError,
+        None,
+    ),
     (
         "undefinedField",
         200,
@@ -339,8 +446,22 @@ CASES: list[tuple[str, int, Any, dict[str, str], type[MondaySnowflakeError], flo
         None,
     ),
     # not found
-    ("ResourceNotFoundException 200", 200, _err("column deleted", "ResourceNotFoundException"), {}, NotFoundError, None),
-    ("ResourceNotFoundException 404", 404, _err("user not found", "ResourceNotFoundException"), {}, NotFoundError, None),
+    (
+        "ResourceNotFoundException 200",
+        200,
+        _err("column deleted", "ResourceNotFoundException"),
+        {},
+        NotFoundError,
+        None,
+    ),
+    (
+        "ResourceNotFoundException 404",
+        404,
+        _err("user not found", "ResourceNotFoundException"),
+        {},
+        NotFoundError,
+        None,
+    ),
     # cursor
     (
         "CursorExpiredError code",
@@ -363,7 +484,10 @@ CASES: list[tuple[str, int, Any, dict[str, str], type[MondaySnowflakeError], flo
     (
         "field-level ASSET_UNAVAILABLE",
         200,
-        {"data": {"assets": None}, "errors": [{"message": "x", "path": ["assets"], "extensions": {"code": "ASSET_UNAVAILABLE"}}]},
+        {
+            "data": {"assets": None},
+            "errors": [{"message": "x", "path": ["assets"], "extensions": {"code": "ASSET_UNAVAILABLE"}}],
+        },
         {},
         TransientError,
         None,
@@ -409,7 +533,10 @@ def test_permanent_error_wins_over_transient_in_the_same_response() -> None:
     body = {
         "errors": [
             {"message": "Rate Limit Exceeded", "extensions": {"code": "rateLimitExceeded"}},
-            {"message": "User unauthorized to perform action", "extensions": {"code": "UserUnauthorizedException"}},
+            {
+                "message": "User unauthorized to perform action",
+                "extensions": {"code": "UserUnauthorizedException"},
+            },
         ]
     }
     assert type(classify_response(200, body, {})) is PermissionDeniedError
@@ -423,7 +550,11 @@ def test_code_beats_http_status() -> None:
 @pytest.mark.parametrize(
     ("body", "headers", "request_id"),
     [
-        ({**_err("x", "SOMETHING"), "extensions": {"request_id": "root-1"}}, {"x-request-id": "hdr"}, "root-1"),
+        (
+            {**_err("x", "SOMETHING"), "extensions": {"request_id": "root-1"}},
+            {"x-request-id": "hdr"},
+            "root-1",
+        ),
         (_err("x", "SOMETHING", request_id="err-2"), {"x-request-id": "hdr"}, "err-2"),
         (_err("x", "SOMETHING"), {"X-Request-Id": "hdr-3"}, "hdr-3"),
     ],

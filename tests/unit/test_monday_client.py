@@ -1,4 +1,4 @@
-"""MondayClient over httpx.MockTransport: retries, pagination, cursor recovery, complexity, prefetch, boards."""
+"""MondayClient over httpx.MockTransport: retries, paging, cursor recovery, complexity, prefetch, boards."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asyncio
 import json
 import re
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from typing import Any
 
 import httpx
@@ -28,7 +28,7 @@ from monday_snowflake.retry import RetryPolicy
 from monday_snowflake.settings import MondaySettings
 
 TOKEN = "tok-very-secret-123"
-Handler = Callable[[httpx.Request], Awaitable[httpx.Response]]
+Handler = Callable[[httpx.Request], Coroutine[None, None, httpx.Response]]
 
 
 class Sleeps:
@@ -126,7 +126,11 @@ class FakeBoard:
                 self.expire.discard(page_no)
                 return httpx.Response(
                     200,
-                    json={"errors": [{"message": "cursor has expired", "extensions": {"code": "CursorExpiredError"}}]},
+                    json={
+                        "errors": [
+                            {"message": "cursor has expired", "extensions": {"code": "CursorExpiredError"}}
+                        ]
+                    },
                 )
             start = page_no * limit
         chunk = self.items[start : start + limit]
@@ -195,7 +199,9 @@ async def test_transient_errors_are_retried_then_succeed() -> None:
 
 
 async def test_retry_after_header_is_honoured() -> None:
-    limited = httpx.Response(429, headers={"Retry-After": "7"}, json={"errors": [{"message": "Rate Limit Exceeded"}]})
+    limited = httpx.Response(
+        429, headers={"Retry-After": "7"}, json={"errors": [{"message": "Rate Limit Exceeded"}]}
+    )
     handler, _ = scripted(limited, ok({}))
     client, sleeps = make_client(handler)
     async with client:
@@ -207,19 +213,33 @@ async def test_retry_after_header_is_honoured() -> None:
     ("body", "wait"),
     [
         (
-            {"errors": [{"message": "Complexity budget exhausted",
-                         "extensions": {"code": "COMPLEXITY_BUDGET_EXHAUSTED", "retry_in_seconds": 31}}]},
+            {
+                "errors": [
+                    {
+                        "message": "Complexity budget exhausted",
+                        "extensions": {"code": "COMPLEXITY_BUDGET_EXHAUSTED", "retry_in_seconds": 31},
+                    }
+                ]
+            },
             31.0,
         ),
         (
-            {"error_message": "Concurrency limit exceeded for the field", "error_code": "FIELD_LIMIT_EXCEEDED",
-             "error_data": {"retry_in_seconds": 15, "entity": "boards"}, "status_code": 429},
+            {
+                "error_message": "Concurrency limit exceeded for the field",
+                "error_code": "FIELD_LIMIT_EXCEEDED",
+                "error_data": {"retry_in_seconds": 15, "entity": "boards"},
+                "status_code": 429,
+            },
             15.0,
         ),
         (
-            {"error_code": "ComplexityException", "status_code": 429,
-             "error_message": "Complexity budget exhausted, query cost 30001 budget remaining 19986 out of "
-             "1000000 reset in 3 seconds", "error_data": {}},
+            {
+                "error_code": "ComplexityException",
+                "status_code": 429,
+                "error_message": "Complexity budget exhausted, query cost 30001 budget remaining 19986 "
+                "out of 1000000 reset in 3 seconds",
+                "error_data": {},
+            },
             3.0,
         ),
     ],
@@ -234,9 +254,10 @@ async def test_server_requested_wait_is_honoured(body: dict[str, Any], wait: flo
 
 
 async def test_backoff_doubles_and_stays_within_full_jitter_bounds() -> None:
-    handler, seen = scripted(*[SERVER_ERROR] * 6)
-    client, sleeps = make_client(handler, random=lambda: 1.0, max_attempts=6, backoff_base_seconds=0.5,
-                                 backoff_max_seconds=5.0)
+    handler, _ = scripted(*[SERVER_ERROR] * 6)
+    client, sleeps = make_client(
+        handler, random=lambda: 1.0, max_attempts=6, backoff_base_seconds=0.5, backoff_max_seconds=5.0
+    )
     async with client:
         with pytest.raises(TransientError):
             await client.execute("query { me { id } }")
@@ -272,8 +293,15 @@ async def test_timeouts_are_retried_and_keep_the_original_as_cause() -> None:
 
 async def test_wait_longer_than_the_policy_maximum_is_not_slept_in_process() -> None:
     daily = httpx.Response(
-        429, json={"errors": [{"message": "Daily limit exceeded",
-                               "extensions": {"code": "DAILY_LIMIT_EXCEEDED", "retry_in_seconds": 7200}}]}
+        429,
+        json={
+            "errors": [
+                {
+                    "message": "Daily limit exceeded",
+                    "extensions": {"code": "DAILY_LIMIT_EXCEEDED", "retry_in_seconds": 7200},
+                }
+            ]
+        },
     )
     handler, seen = scripted(daily)
     client, sleeps = make_client(handler)
@@ -288,14 +316,29 @@ async def test_wait_longer_than_the_policy_maximum_is_not_slept_in_process() -> 
     ("response", "expected"),
     [
         (httpx.Response(401, json={"errors": [{"message": "Unauthorized"}]}), AuthenticationError),
-        (httpx.Response(403, json={"error_code": "UserUnauthorizedException", "status_code": 403}),
-         PermissionDeniedError),
-        (httpx.Response(200, json={"errors": [{"message": "bad", "extensions": {"code": "ColumnValueException"}}]}),
-         InvalidDataError),
-        (httpx.Response(200, json={"errors": [{"message": "v", "extensions": {"code": "InvalidVersionException"}}]}),
-         ConfigurationError),
-        (httpx.Response(200, json={"errors": [{"message": "gone", "extensions": {"code": "ResourceNotFoundException"}}]}),
-         NotFoundError),
+        (
+            httpx.Response(403, json={"error_code": "UserUnauthorizedException", "status_code": 403}),
+            PermissionDeniedError,
+        ),
+        (
+            httpx.Response(
+                200, json={"errors": [{"message": "bad", "extensions": {"code": "ColumnValueException"}}]}
+            ),
+            InvalidDataError,
+        ),
+        (
+            httpx.Response(
+                200, json={"errors": [{"message": "v", "extensions": {"code": "InvalidVersionException"}}]}
+            ),
+            ConfigurationError,
+        ),
+        (
+            httpx.Response(
+                200,
+                json={"errors": [{"message": "gone", "extensions": {"code": "ResourceNotFoundException"}}]},
+            ),
+            NotFoundError,
+        ),
     ],
     ids=["auth", "permission", "invalid-data", "configuration", "not-found"],
 )
@@ -309,9 +352,19 @@ async def test_permanent_errors_are_not_retried(response: httpx.Response, expect
 
 
 async def test_http_200_with_errors_and_partial_data_is_an_error() -> None:
-    partial = httpx.Response(200, json={"data": {"me": {"id": "1"}}, "errors": [
-        {"message": "User unauthorized to perform action", "path": ["account"],
-         "extensions": {"code": "UserUnauthorizedException", "request_id": "req-77"}}]})
+    partial = httpx.Response(
+        200,
+        json={
+            "data": {"me": {"id": "1"}},
+            "errors": [
+                {
+                    "message": "User unauthorized to perform action",
+                    "path": ["account"],
+                    "extensions": {"code": "UserUnauthorizedException", "request_id": "req-77"},
+                }
+            ],
+        },
+    )
     handler, _ = scripted(partial)
     client, _ = make_client(handler)
     async with client:
@@ -321,8 +374,14 @@ async def test_http_200_with_errors_and_partial_data_is_an_error() -> None:
 
 
 async def test_token_never_appears_in_errors_even_if_echoed() -> None:
-    echo = httpx.Response(200, json={"errors": [{"message": f"token {TOKEN} is odd",
-                                                  "extensions": {"code": "InvalidArgumentException"}}]})
+    echo = httpx.Response(
+        200,
+        json={
+            "errors": [
+                {"message": f"token {TOKEN} is odd", "extensions": {"code": "InvalidArgumentException"}}
+            ]
+        },
+    )
     handler, _ = scripted(echo)
     client, _ = make_client(handler)
     async with client:
@@ -340,7 +399,9 @@ async def test_pages_follow_next_items_page_until_the_cursor_is_null() -> None:
     client, _ = make_client(board)
     async with client:
         pages = await collect(
-            client.iter_item_pages("42", column_ids=["status", "date4"], query_params={"rules": []}, page_size=2)
+            client.iter_item_pages(
+                "42", column_ids=["status", "date4"], query_params={"rules": []}, page_size=2
+            )
         )
     assert pages == [["1000", "1001"], ["1002", "1003"], ["1004"]]
     ops = [r["op"] for r in board.requests]
@@ -348,7 +409,11 @@ async def test_pages_follow_next_items_page_until_the_cursor_is_null() -> None:
     first, second, third = board.requests
     assert first["boardId"] == "42" and first["queryParams"] == {"rules": []} and first["limit"] == 2
     assert first["columnIds"] == ["status", "date4"]
-    assert second["cursor"] == "c:1" and "queryParams" not in second and second["columnIds"] == ["status", "date4"]
+    assert (
+        second["cursor"] == "c:1"
+        and "queryParams" not in second
+        and second["columnIds"] == ["status", "date4"]
+    )
     assert third["cursor"] == "c:2"
 
 
@@ -437,7 +502,13 @@ async def test_complexity_waits_only_when_the_next_query_would_exhaust_the_budge
     async with client:
         await collect(client.iter_item_pages("42", page_size=2))
     assert sleeps.delays == [23.0]
-    assert board.events == ["ItemsPage", "NextItemsPage c:1", "NextItemsPage c:2", "sleep 23", "NextItemsPage c:3"]
+    assert board.events == [
+        "ItemsPage",
+        "NextItemsPage c:1",
+        "NextItemsPage c:2",
+        "sleep 23",
+        "NextItemsPage c:3",
+    ]
 
 
 # -- prefetch -----------------------------------------------------------------------------------------
@@ -499,10 +570,18 @@ async def test_get_board_parses_columns_settings_and_subitems_board() -> None:
         "items_count": 17,
         "columns": [
             {"id": "name", "title": "Name", "type": "name", "settings": None},
-            {"id": "status", "title": "Status", "type": "status",
-             "settings": json.dumps({"labels": {"1": "Done"}})},
-            {"id": "subitems", "title": "Subitems", "type": "subtasks",
-             "settings": {"allowMultipleItems": True, "boardIds": [987654]}},
+            {
+                "id": "status",
+                "title": "Status",
+                "type": "status",
+                "settings": json.dumps({"labels": {"1": "Done"}}),
+            },
+            {
+                "id": "subitems",
+                "title": "Subitems",
+                "type": "subtasks",
+                "settings": {"allowMultipleItems": True, "boardIds": [987654]},
+            },
         ],
     }
     handler, seen = scripted(ok({"boards": [board]}))
@@ -519,8 +598,15 @@ async def test_get_board_parses_columns_settings_and_subitems_board() -> None:
 
 
 async def test_get_board_settings_as_json_string_for_subtasks_too() -> None:
-    board = {"id": "1", "name": "B", "type": "board", "items_count": 0, "columns": [
-        {"id": "subitems", "title": "Subitems", "type": "subtasks", "settings": '{"boardIds": ["55"]}'}]}
+    board = {
+        "id": "1",
+        "name": "B",
+        "type": "board",
+        "items_count": 0,
+        "columns": [
+            {"id": "subitems", "title": "Subitems", "type": "subtasks", "settings": '{"boardIds": ["55"]}'}
+        ],
+    }
     handler, _ = scripted(ok({"boards": [board]}))
     client, _ = make_client(handler)
     async with client:
@@ -528,7 +614,9 @@ async def test_get_board_settings_as_json_string_for_subtasks_too() -> None:
 
 
 async def test_get_board_without_subtasks_has_no_subitems_board() -> None:
-    handler, _ = scripted(ok({"boards": [{"id": "1", "name": "B", "type": "board", "items_count": 0, "columns": []}]}))
+    handler, _ = scripted(
+        ok({"boards": [{"id": "1", "name": "B", "type": "board", "items_count": 0, "columns": []}]})
+    )
     client, _ = make_client(handler)
     async with client:
         assert (await client.get_board("1")).subitems_board_id is None

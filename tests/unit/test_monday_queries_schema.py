@@ -61,10 +61,13 @@ def test_item_documents_use_the_codecs_column_value_selection() -> None:
         (queries.BOARD_QUERY.replace("items_count", "items_total"), "unknown board field"),
         (queries.NEXT_ITEMS_PAGE[False].replace("$cursor: String!", "$cursor: Int!"), "wrong variable type"),
         (
-            "query { boards(ids: [1]) { next_items_page(cursor: \"x\", limit: 1) { cursor } } }",
+            'query { boards(ids: [1]) { next_items_page(cursor: "x", limit: 1) { cursor } } }',
             "next_items_page nested in boards",
         ),
-        (queries.ITEMS_PAGE[True].replace("subitems { ...SubitemFields }", "subitems { nope }"), "bad subitem"),
+        (
+            queries.ITEMS_PAGE[True].replace("subitems { ...SubitemFields }", "subitems { nope }"),
+            "bad subitem",
+        ),
         ("query { boards { items_page(limit: 1) { cursor items { id } } ", "parse error"),
     ],
     ids=lambda v: v if isinstance(v, str) and len(v) < 40 else None,

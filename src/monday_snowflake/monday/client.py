@@ -14,7 +14,7 @@ import logging
 import random as _random
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from functools import lru_cache
 from types import TracebackType
 from typing import Any, Self
@@ -187,12 +187,13 @@ class MondayClient:
         query_params: dict[str, Any] | None = None,
         with_subitems: bool = False,
         page_size: int | None = None,
-    ) -> AsyncIterator[Page]:
+    ) -> AsyncGenerator[Page, None]:
         """Yield a board's active items page by page (`items_page`, then root `next_items_page`).
 
         The next page is requested as soon as one arrives, before it is handed over, so the network
         overlaps the caller's work; at most one page waits in memory. If the cursor expires, paging
-        restarts from the first page and items already yielded are skipped.
+        restarts from the first page and items already yielded are skipped. Stopping early? Call
+        `aclose()` on the generator (or use `contextlib.aclosing`) so the prefetch is cancelled promptly.
         """
         limit = page_size or self._settings.page_size
         common: dict[str, Any] = {"limit": limit}
@@ -230,6 +231,7 @@ class MondayClient:
                     )
                     pending = asyncio.create_task(first_page())
                     continue
+                pending = asyncio.create_task(next_page(cursor)) if cursor else None
                 fresh = [item for item in items if str(item.get("id")) not in yielded]
                 yielded.update(str(item.get("id")) for item in fresh)
                 if fresh:

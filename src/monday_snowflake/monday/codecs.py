@@ -219,13 +219,15 @@ def _as_int(raw: Any) -> int:
     return int(str(raw).strip())
 
 
+_ID_TYPES = frozenset({int, str})
+
+
 def _int_list(raw: Any) -> list[int] | None:
     if type(raw) is not list:
         raise _ShapeError("not a list")
-    ints = [int(x) for x in raw if type(x) is int or type(x) is str]  # ids: ints, or strings (ID!)
-    if len(ints) != len(raw):
-        ints = [_as_int(x) for x in raw]
-    return ints or None
+    if set(map(type, raw)) <= _ID_TYPES:  # ids are ints, or strings for GraphQL `ID!`
+        return list(map(int, raw)) or None
+    return [_as_int(x) for x in raw] or None
 
 
 def _is_true(raw: Any) -> bool:
@@ -303,7 +305,7 @@ def _to_decimal(raw: Any) -> Decimal | None:
         number = number.quantize(_SCALE, context=_CONTEXT)
     elif type(exponent) is int and exponent > 0:
         number = number.quantize(_ONE, context=_CONTEXT)
-    if abs(number) >= _NUMBER_LIMIT:
+    if not -_NUMBER_LIMIT < number < _NUMBER_LIMIT:  # (abs() would round to 28 digits)
         raise _ShapeError("number too large for NUMBER(38, scale)")
     return number
 
@@ -752,10 +754,14 @@ class RowDecoder:
         self._reads_value = [codec.reads_value for codec in self.codecs]
 
     def decode(self, column_values: Sequence[Mapping[str, Any]]) -> list[Any]:
-        """One item's `column_values` as a row. Columns absent from the input are None."""
+        """One item's `column_values` as a row. Columns absent from the input are None.
+
+        Every JSON `value` of the item is parsed in one call: on this path the per-call overhead of
+        the json module costs more than the parsing itself. Any doubt falls back to one call per cell."""
         row: list[Any] = [None] * len(self.codecs)
         index, parsers, reads_value = self._index, self._parsers, self._reads_value
-        pending: list[tuple[int, Mapping[str, Any]]] = []
+        pending: list[int] = []
+        pending_cvs: list[Mapping[str, Any]] = []
         raws: list[str] = []
         for cv in column_values:
             i = index.get(cv["id"])
@@ -765,41 +771,35 @@ class RowDecoder:
             if reads_value[i]:
                 value = cv.get("value")
                 if type(value) is str:
-                    pending.append((i, cv))
+                    pending.append(i)
+                    pending_cvs.append(cv)
                     raws.append(value)
                     continue
             try:
                 row[i] = parsers[i](cv, value)
             except Exception:
                 row[i] = self.codecs[i].decode(cv, self.warnings)
-        if pending:
-            self._decode_json(row, pending, raws)
-        return row
-
-    def _decode_json(
-        self, row: list[Any], pending: list[tuple[int, Mapping[str, Any]]], raws: list[str]
-    ) -> None:
-        """Parse every JSON `value` of the item in one call: on this path the per-call overhead of the
-        json module costs more than the parsing itself. Any doubt falls back to one call per cell."""
+        if not pending:
+            return row
         values: list[Any] | None = None
         if len(raws) > 1:
+            joined = "[" + ",".join(raws) + "]"
             try:
-                joined = "[" + ",".join(raws) + "]"
                 parsed, end = _raw_decode(joined)
-                if end == len(joined) and len(parsed) == len(raws):
-                    values = parsed
             except ValueError:
-                values = None
-        parsers = self._parsers
+                parsed, end = None, 0
+            if end == len(joined) and len(parsed) == len(raws):
+                values = parsed
         if values is None:
-            for i, cv in pending:
+            for i, cv in zip(pending, pending_cvs, strict=True):
                 row[i] = self.codecs[i].decode(cv, self.warnings)
-            return
-        for (i, cv), value in zip(pending, values, strict=True):
+            return row
+        for i, cv, value in zip(pending, pending_cvs, values, strict=True):
             try:
                 row[i] = parsers[i](cv, value)
             except Exception:
                 row[i] = self.codecs[i].decode(cv, self.warnings)
+        return row
 
 
 class ItemMetadata(NamedTuple):
