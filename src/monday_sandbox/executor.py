@@ -381,7 +381,7 @@ class Execution:
             return [self.complete(inner, element, plan, (path, index)) for index, element in enumerate(value)]
         if kind == ENUM:
             return value
-        type_name = self.executor.type_resolvers[td[1]](value)
+        type_name = self.executor.resolve_type(td[1], value)
         return self.execute_fields(type_name, self.sub_plan(plan, type_name), value, path)
 
     def _complete_objects(
@@ -403,12 +403,13 @@ class Execution:
                         raise
                     out.append(None)
             return out
-        resolve_type = self.executor.type_resolvers[td[1]]
+        resolve_type = self.executor.resolve_type
+        abstract = td[1]
         for index, element in enumerate(values):
             if element is None:
                 out.append(self.complete((NONNULL, td) if non_null else td, None, plan, (path, index)))
                 continue
-            type_name = resolve_type(element)
+            type_name = resolve_type(abstract, element)
             try:
                 out.append(execute_fields(type_name, self.sub_plan(plan, type_name), element, (path, index)))
             except _Bubble:
@@ -439,6 +440,25 @@ class Executor:
         self.schema = schema
         self.resolvers = resolvers
         self.type_resolvers = type_resolvers
+
+    def resolve_type(self, abstract: str, value: Any) -> str:
+        """The concrete type of a value of an interface or union: a registered resolver, a dict's
+        `__typename`, the value's class name when that is a member, else the first member."""
+        resolver = self.type_resolvers.get(abstract)
+        if resolver is not None:
+            return resolver(value)
+        if type(value) is dict and "__typename" in value:
+            return str(value["__typename"])
+        members = self._members(abstract)
+        name = type(value).__name__
+        if name in members:
+            return name
+        return members[0]
+
+    def _members(self, abstract: str) -> list[str]:
+        abstract_type = self.schema.type_map[abstract]
+        assert isinstance(abstract_type, GraphQLInterfaceType | GraphQLUnionType)
+        return [t.name for t in self.schema.get_possible_types(abstract_type)]
 
     def execute(
         self,

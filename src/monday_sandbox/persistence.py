@@ -7,7 +7,8 @@ import pickle
 import tempfile
 from pathlib import Path
 
-from monday_sandbox.state import Sandbox, SandboxData
+from monday_sandbox.data import SandboxData
+from monday_sandbox.state import Sandbox
 
 
 def save(sandbox: Sandbox, path: Path) -> None:

@@ -10,12 +10,12 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from monday_sandbox import columns
 from monday_sandbox.clock import Clock
+from monday_sandbox.data import SandboxSettings, column_suffix, new_data
 from monday_sandbox.errors import SandboxError, invalid_argument
 from monday_sandbox.model import (
     Account,
@@ -23,74 +23,15 @@ from monday_sandbox.model import (
     ChangeEvent,
     Column,
     Group,
-    Ids,
     Item,
     Tag,
     Team,
     Token,
     User,
-    Webhook,
     Workspace,
 )
 
 SUBTASKS_COLUMN_ID = "subitems"
-
-
-@dataclass
-class SandboxSettings:
-    """Knobs of one sandbox instance."""
-
-    complexity_budget: int = 10_000_000
-    """Complexity points per token per minute (personal tokens; app tokens get this per read/write)."""
-    query_complexity_limit: int = 5_000_000
-    """Largest cost a single query may have."""
-    oauth_client_id: str = "sandbox-client-id"
-    oauth_client_secret: str = "sandbox-client-secret"  # noqa: S105 - a fixed sandbox value, not a secret
-    signing_secret: str = "sandbox-signing-secret"  # noqa: S105
-    """The app's signing secret: webhook JWTs created with app tokens are signed with it."""
-
-
-@dataclass
-class SandboxData:
-    """Everything that persists: entities and id counters (picklable, no locks or threads)."""
-
-    account: Account
-    ids: dict[str, Ids]
-    users: dict[int, User] = field(default_factory=dict)
-    teams: dict[int, Team] = field(default_factory=dict)
-    tags: dict[int, Tag] = field(default_factory=dict)
-    workspaces: dict[int, Workspace] = field(default_factory=dict)
-    boards: dict[int, Board] = field(default_factory=dict)
-    items: dict[int, Item] = field(default_factory=dict)
-    webhooks: dict[int, Webhook] = field(default_factory=dict)
-    tokens: dict[str, Token] = field(default_factory=dict)
-
-
-def new_data() -> SandboxData:
-    return SandboxData(
-        account=Account(id=18_000_001, name="Sandbox Account", slug="sandbox"),
-        ids={
-            "user": Ids(60_000_001),
-            "team": Ids(1_100_001),
-            "tag": Ids(21_000_001),
-            "workspace": Ids(5_000_001),
-            "board": Ids(1_800_000_001),
-            "item": Ids(4_000_000_001),
-            "webhook": Ids(300_000_001),
-            "column": Ids(1),
-            "group": Ids(1),
-        },
-    )
-
-
-def _column_suffix(n: int) -> str:
-    alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
-    out = ""
-    n = n * 7919 + 104729
-    for _ in range(6):
-        n, r = divmod(n, len(alphabet))
-        out += alphabet[r]
-    return out
 
 
 class Sandbox:
@@ -241,7 +182,7 @@ class Sandbox:
     ) -> Group:
         board = self.get_board(board_id)
         if group_id is None:
-            group_id = "topics" if not board.groups else f"group_mk{_column_suffix(self.data.ids['group']())}"
+            group_id = "topics" if not board.groups else f"group_mk{column_suffix(self.data.ids['group']())}"
         group = Group(
             id=group_id,
             title=title,
@@ -287,7 +228,7 @@ class Sandbox:
             return SUBTASKS_COLUMN_ID
         prefix = {"board_relation": "board_relation", "long_text": "long_text"}.get(column_type, column_type)
         while True:
-            candidate = f"{prefix}_mk{_column_suffix(self.data.ids['column']())}"
+            candidate = f"{prefix}_mk{column_suffix(self.data.ids['column']())}"
             if candidate not in board.columns:
                 return candidate
 

@@ -54,7 +54,9 @@ def client(server: SandboxServer) -> Iterator[httpx.Client]:
         yield http
 
 
-def gql(client: httpx.Client, query: str, variables: dict[str, Any] | None = None, **headers: str) -> httpx.Response:
+def gql(
+    client: httpx.Client, query: str, variables: dict[str, Any] | None = None, **headers: str
+) -> httpx.Response:
     body: dict[str, Any] = {"query": query}
     if variables is not None:
         body["variables"] = variables
@@ -107,7 +109,9 @@ class Receiver:
         self._socket.bind(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self._socket.getsockname()[1]}/hook"
         self._server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True
+        )
 
     async def _hook(self, request: Request) -> Response:
         body = json.loads(await request.body())

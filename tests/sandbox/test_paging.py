@@ -13,7 +13,9 @@ from monday_sandbox.state import Sandbox
 
 from .conftest import data, errors, gql
 
-FIRST = "query($b: [ID!], $l: Int!) { boards(ids: $b) { items_page(limit: $l) { cursor items { id name } } } }"
+FIRST = (
+    "query($b: [ID!], $l: Int!) { boards(ids: $b) { items_page(limit: $l) { cursor items { id name } } } }"
+)
 NEXT = "query($c: String!, $l: Int!) { next_items_page(cursor: $c, limit: $l) { cursor items { id name } } }"
 
 
@@ -69,7 +71,8 @@ def test_group_items_page_only_has_that_group(sandbox: Sandbox, board: Board, cl
     sandbox.create_item(board.id, "in first")
     result = data(
         client,
-        "query($b:[ID!], $g:[String]) { boards(ids:$b) { groups(ids:$g) { id items_page { items { id } } } } }",
+        "query($b:[ID!], $g:[String]) { boards(ids:$b) { groups(ids:$g) { "
+        "id items_page { items { id } } } } }",
         {"b": [board.id], "g": [later]},
     )
     assert result["boards"][0]["groups"][0]["items_page"]["items"] == [{"id": str(mine)}]
@@ -94,7 +97,10 @@ def test_garbage_cursor_is_an_error_not_a_crash(client: httpx.Client) -> None:
     for cursor in ("not base64 at all!", "MTIz"):
         response = gql(client, NEXT, {"c": cursor, "l": 10})
         assert response.status_code == 200
-        assert response.json()["errors"][0]["extensions"]["code"] in ("InvalidArgumentException", "CursorExpiredError")
+        assert response.json()["errors"][0]["extensions"]["code"] in (
+            "InvalidArgumentException",
+            "CursorExpiredError",
+        )
 
 
 @pytest.mark.parametrize("limit", [0, 501])
@@ -122,13 +128,18 @@ def test_items_by_ids_defaults_to_25_and_includes_archived_and_deleted(
     items = data(client, query, {"ids": ids, "l": 40})["items"]
     assert [int(i["id"]) for i in items] == ids
     assert items[0]["state"] == "archived" and items[1]["state"] == "deleted"
-    active = data(client, "query($ids:[ID!]) { items(ids:$ids, limit: 100, exclude_nonactive: true) { id } }",
-                  {"ids": ids[:5]})
+    active = data(
+        client,
+        "query($ids:[ID!]) { items(ids:$ids, limit: 100, exclude_nonactive: true) { id } }",
+        {"ids": ids[:5]},
+    )
     assert [int(i["id"]) for i in active["items"]] == ids[2:5]
 
 
 def test_more_than_100_ids_is_rejected(client: httpx.Client) -> None:
-    (error,) = errors(client, "query($ids:[ID!]) { items(ids:$ids, limit: 100) { id } }", {"ids": list(range(1, 102))})
+    (error,) = errors(
+        client, "query($ids:[ID!]) { items(ids:$ids, limit: 100) { id } }", {"ids": list(range(1, 102))}
+    )
     assert error["extensions"]["code"] == "InvalidArgumentException"
 
 

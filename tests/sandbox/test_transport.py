@@ -13,8 +13,9 @@ from .conftest import TOKEN, data, errors, gql
 
 def test_bare_and_bearer_tokens_are_both_accepted(server: SandboxServer) -> None:
     for header in (TOKEN, f"Bearer {TOKEN}"):
-        response = httpx.post(f"{server.url}/v2", json={"query": "{ me { id name } }"},
-                              headers={"Authorization": header})
+        response = httpx.post(
+            f"{server.url}/v2", json={"query": "{ me { id name } }"}, headers={"Authorization": header}
+        )
         assert response.status_code == 200
         assert response.json()["data"]["me"]["name"] == "Test User"
 
@@ -78,7 +79,7 @@ def test_syntax_error_is_a_parse_error_with_location(client: httpx.Client) -> No
 
 
 def test_wrong_argument_and_variable_types_are_rejected(client: httpx.Client) -> None:
-    assert errors(client, "{ boards(limit: \"x\") { id } }")[0]["extensions"]["code"]
+    assert errors(client, '{ boards(limit: "x") { id } }')[0]["extensions"]["code"]
     errs = errors(client, "query($l: Int) { boards(limit: $l) { id } }", {"l": "many"})
     assert "$l" in errs[0]["message"]
 
@@ -86,12 +87,13 @@ def test_wrong_argument_and_variable_types_are_rejected(client: httpx.Client) ->
 def test_unmodelled_fields_answer_empty_values_of_the_right_type(client: httpx.Client, board: Board) -> None:
     result = data(
         client,
-        """{ boards(ids: [%d]) { id views { id } activity_logs { id } creator { id name account { plan { max_users } } }
+        """query($b: [ID!]) { boards(ids: $b) { id views { id } activity_logs { id }
+             creator { id name account { plan { max_users } } }
              owners { id } tags { id } access_level permissions top_group { id }
              items_page { items { id } } }
            me { photo_url { original } is_deleted utc_hours_diff out_of_office { active } }
-           account { first_day_of_the_week show_timeline_weekends products { id } } }"""
-        % board.id,
+           account { first_day_of_the_week show_timeline_weekends products { id } } }""",
+        {"b": [board.id]},
     )
     (b,) = result["boards"]
     assert b["views"] is None and b["activity_logs"] is None
@@ -103,7 +105,10 @@ def test_unmodelled_fields_answer_empty_values_of_the_right_type(client: httpx.C
 
 
 def test_typename_and_introspection_work(client: httpx.Client) -> None:
-    assert data(client, "{ __typename me { __typename } }") == {"__typename": "Query", "me": {"__typename": "User"}}
+    assert data(client, "{ __typename me { __typename } }") == {
+        "__typename": "Query",
+        "me": {"__typename": "User"},
+    }
     schema = data(client, "{ __schema { queryType { name } } }")
     assert schema["__schema"]["queryType"]["name"] == "Query"
 
@@ -111,15 +116,20 @@ def test_typename_and_introspection_work(client: httpx.Client) -> None:
 def test_fragments_aliases_and_skip_include(client: httpx.Client) -> None:
     result = data(
         client,
-        """query($yes: Boolean!) { who: me { ...U } again: me @include(if: $yes) { id } gone: me @skip(if: $yes) { id } }
+        """query($yes: Boolean!) {
+             who: me { ...U } again: me @include(if: $yes) { id } gone: me @skip(if: $yes) { id } }
            fragment U on User { name email }""",
         {"yes": True},
     )
-    assert result == {"who": {"name": "Test User", "email": "test@example.com"}, "again": {"id": result["again"]["id"]}}
+    assert result == {
+        "who": {"name": "Test User", "email": "test@example.com"},
+        "again": {"id": result["again"]["id"]},
+    }
 
 
-def test_unexpected_exception_is_a_generic_500(server: SandboxServer, client: httpx.Client,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unexpected_exception_is_a_generic_500(
+    server: SandboxServer, client: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def boom(*_: object) -> None:
         raise RuntimeError("secret detail")
 
