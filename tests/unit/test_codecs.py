@@ -275,9 +275,10 @@ def test_date_column_with_time_setting_is_a_utc_timestamp() -> None:
     assert with_time.decode(cv("c", "2021-10-11", {"date": "2021-10-11"})) == datetime(2021, 10, 11)
 
 
-def test_date_column_without_time_setting_drops_a_time_with_a_warning() -> None:
-    result = decode_with_warning("date", "2021-10-11 18:00", {"date": "2021-10-11", "time": "18:00:00"})
-    assert result == date(2021, 10, 11)
+def test_date_value_carrying_a_time_keeps_it_as_a_utc_datetime() -> None:
+    # the column's SQL type is settled by the sync once it has seen the values; the time is never lost
+    value = decode("date", "2021-10-11 21:00", {"date": "2021-10-11", "time": "18:00:00"})
+    assert value == datetime(2021, 10, 11, 18, 0, 0)
 
 
 def test_creation_log_and_last_updated_are_naive_utc_timestamps() -> None:
@@ -573,3 +574,13 @@ def test_item_metadata_tolerates_missing_group_and_timestamps() -> None:
         {"id": 5, "name": "x", "group": None, "created_at": None, "updated_at": "garbage"}
     )
     assert meta == (5, "x", None, None, None, None)
+
+
+def test_row_decoder_ignores_a_column_value_without_an_id() -> None:
+    decoder = RowDecoder(BOARD)
+    assert decoder.decode([{"text": "x", "value": None}, cv("numbers", "2", '"2"')])[1] == Decimal("2")
+
+
+def test_id_lists_reject_non_integer_ids_instead_of_truncating() -> None:
+    assert decode_with_warning("tags", "x", {"tag_ids": [1.5]}) == {"tag_ids": [1.5]}
+    assert decode("tags", "x", {"tag_ids": [1.0, "2"]}) == [1, 2]

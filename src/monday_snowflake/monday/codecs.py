@@ -15,8 +15,9 @@ Type table (monday type -> Snowflake type -> Python value):
     numbers, progress             NUMBER(38,9)   Decimal, exact; more than 9 decimals are rounded
                                                  half away from zero (as Snowflake does); more than
                                                  29 integer digits, NaN or Infinity -> NULL + warning
-    date                          DATE           date; a value carrying a time keeps its (UTC) date and
-                                                 counts a warning, because the time is lost
+    date                          DATE           date, or a naive UTC datetime for a value carrying a time;
+                                                 the sync turns the column into TIMESTAMP_NTZ when the
+                                                 board's values carry times (see sync/layout.py)
       ... settings include_time   TIMESTAMP_NTZ  naive UTC datetime (a date alone -> midnight)
     creation_log, last_updated    TIMESTAMP_NTZ  naive UTC datetime
     checkbox                      BOOLEAN        True / False (monday stores unchecked as null)
@@ -41,8 +42,8 @@ Type table (monday type -> Snowflake type -> Python value):
 
 Empty values (`null`, `""`, `{}`, empty lists) become NULL, except checkbox (False).
 
-monday has no documented date-column setting for "has a time"; we read `settings["include_time"]`
-(truthy). An integration that wants timestamps for a date column sets it on the `ColumnSpec`.
+monday has no documented date-column setting for "has a time", so the values decide (sync/layout.py);
+`settings["include_time"]` (truthy, our own key) forces TIMESTAMP_NTZ from the start.
 
 A value in a shape a codec does not understand never raises and never drops the row: the cell holds
 the raw `text` (or raw `value` string) for VARCHAR targets, the raw parsed JSON for VARIANT targets, and
@@ -119,14 +120,6 @@ def normalise_type(name: str) -> str:
     return _LEGACY_TYPES.get(key, key)
 
 
-class _LossyValueError(Exception):
-    """Raised by a parser that produced a value but had to drop part of the input."""
-
-    def __init__(self, value: Any) -> None:
-        super().__init__()
-        self.value = value
-
-
 class _ShapeError(ValueError):
     """The column value is not in a shape the parser knows."""
 
@@ -152,10 +145,6 @@ class ColumnCodec:
         `warnings` under the column id and decoded to the fallback described in the module docstring."""
         try:
             return self.parse(cv, _loads(cv.get("value")) if self.reads_value else None)
-        except _LossyValueError as lossy:
-            if warnings is not None:
-                warnings[self.column_id] += 1
-            return lossy.value
         except Exception:
             if warnings is not None:
                 warnings[self.column_id] += 1
@@ -219,15 +208,13 @@ def _as_int(raw: Any) -> int:
     return int(str(raw).strip())
 
 
-_ID_TYPES = frozenset({int, str})
-
-
 def _int_list(raw: Any) -> list[int] | None:
     if type(raw) is not list:
         raise _ShapeError("not a list")
-    if set(map(type, raw)) <= _ID_TYPES:  # ids are ints, or strings for GraphQL `ID!`
-        return list(map(int, raw)) or None
-    return [_as_int(x) for x in raw] or None
+    for x in raw:  # ids are ints, or strings for GraphQL `ID!`; anything else takes the careful path
+        if type(x) is not int and type(x) is not str:
+            return [_as_int(x) for x in raw] or None
+    return list(map(int, raw)) or None
 
 
 def _is_true(raw: Any) -> bool:
@@ -517,10 +504,8 @@ def _date_parser(*, with_time: bool) -> Parser:
             return None
         day = date.fromisoformat(day_text)
         time_text = value.get("time")
-        if with_time:
+        if with_time or time_text:
             return datetime.combine(day, time.fromisoformat(time_text) if time_text else time())
-        if time_text:
-            raise _LossyValueError(day)
         return day
 
     return parse
@@ -764,7 +749,7 @@ class RowDecoder:
         pending_cvs: list[Mapping[str, Any]] = []
         raws: list[str] = []
         for cv in column_values:
-            i = index.get(cv["id"])
+            i = index.get(cv.get("id", ""))
             if i is None:
                 continue
             value = None

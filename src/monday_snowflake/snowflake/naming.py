@@ -31,11 +31,37 @@ METADATA_COLUMN_NAMES = (
 COLLISION_SEPARATOR = "__"
 
 
+# Latin letters that NFKD does not decompose into ASCII.
+_LATIN_EXTRAS = str.maketrans(
+    {
+        "ß": "ss",
+        "ẞ": "SS",
+        "æ": "ae",
+        "Æ": "AE",
+        "œ": "oe",
+        "Œ": "OE",
+        "ø": "o",
+        "Ø": "O",
+        "đ": "d",
+        "Đ": "D",
+        "ł": "l",
+        "Ł": "L",
+        "þ": "th",
+        "Þ": "TH",
+        "ð": "d",
+        "Ð": "D",
+        "\u0131": "i",  # dotless i
+    }
+)
+
+
 def sanitise_identifier(text: str, *, fallback: str) -> str:
-    """`text` as an upper snake-case name: accents dropped (`Café` -> `CAFE`), other non-ASCII letters
-    dropped, every run of other characters turned into one `_`, no leading or trailing `_`, a `_` in
-    front of a leading digit, at most 255 characters. `fallback` when nothing is left."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    """`text` as an upper snake-case name: accents dropped (`Café` -> `CAFE`, `Größe` -> `GROSSE`),
+    other non-ASCII letters dropped, every run of other characters turned into one `_`, no leading or
+    trailing `_`, a `_` in front of a leading digit, at most 255 characters. `fallback` when nothing
+    is left."""
+    decomposed = unicodedata.normalize("NFKD", text.translate(_LATIN_EXTRAS))
+    ascii_text = decomposed.encode("ascii", "ignore").decode("ascii")
     parts: list[str] = []
     word: list[str] = []
     for char in ascii_text.upper():
