@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
@@ -90,3 +91,12 @@ def store(database_url: str, secret_box: SecretBox) -> Iterator[Store]:
         yield store
     finally:
         store.close()
+
+
+@pytest.fixture(scope="session")
+def warehouse_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The data directory of the embedded warehouse this test process serves.
+
+    A process can serve only one embedded warehouse, so every test that needs one shares it and
+    keeps to its own schema or tables."""
+    return tmp_path_factory.mktemp("warehouse-data")

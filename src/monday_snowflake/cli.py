@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -34,7 +35,10 @@ err_console = Console(stderr=True)
 T = TypeVar("T")
 
 DataDir = Annotated[
-    Path | None, typer.Option("--data-dir", help="Data directory (default: $MONDAY_SNOWFLAKE_DATA_DIR or ./.monday-snowflake).")
+    Path | None,
+    typer.Option(
+        "--data-dir", help="Data directory (default: $MONDAY_SNOWFLAKE_DATA_DIR or ./.monday-snowflake)."
+    ),
 ]
 
 
@@ -86,6 +90,7 @@ def demo(
     from monday_snowflake.demo import run_demo
 
     settings = load_settings(data_dir)
+    configure_logging(json=settings.log_json, level="WARNING")  # the demo prints its own progress
     with expected_errors():
         ok = run_demo(settings, items=items, subitems=subitems, seed=seed, console=console)
     raise typer.Exit(0 if ok else 1)
@@ -94,7 +99,7 @@ def demo(
 @app.command()
 def sandbox(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8765,
-    token: Annotated[str, typer.Option(help="API token the sandbox accepts.")] = "sandbox-token",
+    token: Annotated[str, typer.Option(help="API token the sandbox accepts.")] = "sandbox-token",  # noqa: S107
     boards: Annotated[int, typer.Option(help="Boards to seed.")] = 1,
     items: Annotated[int, typer.Option(help="Items per board.")] = 1_000,
     subitems: Annotated[int, typer.Option(help="Subitems per item.")] = 2,
@@ -105,8 +110,9 @@ def sandbox(
     from monday_sandbox.server import run_sandbox
 
     configure_logging()
-    run_sandbox(port=port, token=token, boards=boards, items=items, subitems=subitems, seed=seed,
-                state_file=state)
+    run_sandbox(
+        port=port, token=token, boards=boards, items=items, subitems=subitems, seed=seed, state_file=state
+    )
 
 
 # --- integrations ----------------------------------------------------------------------------------
@@ -117,13 +123,16 @@ def integrations_add(
     board: Annotated[str, typer.Option(help="monday board id.")],
     name: Annotated[str | None, typer.Option(help="Integration name (default: board-<id>).")] = None,
     monday_token: Annotated[
-        str | None, typer.Option(envvar="MONDAY_SNOWFLAKE_MONDAY__TOKEN", help="monday API token.", show_default=False)
+        str | None,
+        typer.Option(envvar="MONDAY_SNOWFLAKE_MONDAY__TOKEN", help="monday API token.", show_default=False),
     ] = None,
     monday_url: Annotated[str | None, typer.Option(help="monday API URL (default from settings).")] = None,
     table: Annotated[str | None, typer.Option(help="Target table (default: from the board name).")] = None,
     database: Annotated[str | None, typer.Option(help="Target database (default from settings).")] = None,
     schema: Annotated[str | None, typer.Option(help="Target schema (default from settings).")] = None,
-    columns: Annotated[str | None, typer.Option(help="Comma-separated column ids to copy (default: all).")] = None,
+    columns: Annotated[
+        str | None, typer.Option(help="Comma-separated column ids to copy (default: all).")
+    ] = None,
     primary_key: Annotated[str, typer.Option(help="Key column: item_id or a column id.")] = "item_id",
     data_dir: DataDir = None,
 ) -> None:
@@ -132,8 +141,14 @@ def integrations_add(
 
     def work(runtime: Any) -> None:
         integration = create_integration(
-            runtime, board_id=board, name=name, monday_token=monday_token, monday_url=monday_url,
-            table=table, database=database, schema=schema,
+            runtime,
+            board_id=board,
+            name=name,
+            monday_token=monday_token,
+            monday_url=monday_url,
+            table=table,
+            database=database,
+            schema=schema,
             column_ids=[c.strip() for c in columns.split(",") if c.strip()] if columns else None,
             primary_key=primary_key,
         )
@@ -199,15 +214,21 @@ def sync_run(
             f"inserted {result.inserted}, updated {result.updated}, deleted {result.deleted}"
         )
         for column_id, count in result.warnings.items():
-            console.print(f"[yellow]warning[/]: {count} value(s) of column {column_id} had an unexpected shape")
+            console.print(
+                f"[yellow]warning[/]: {count} value(s) of column {column_id} had an unexpected shape"
+            )
 
     with_runtime(data_dir, work)
 
 
 def run_with_progress(runtime: Any, integration: str) -> Any:
     with Progress(
-        TextColumn("[bold]replicating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=err_console, transient=True,
+        TextColumn("[bold]replicating"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
     ) as bar:
         task = bar.add_task("items", total=None)
 
@@ -230,14 +251,26 @@ def history(
         table = Table("run", "kind", "status", "started", "seconds", "rows", "rows/s", "error")
         for run in runtime.store.list_runs(found.id, limit=limit):
             table.add_row(
-                run.id, run.kind, run.status, str(run.started_at)[:19],
+                run.id,
+                run.kind,
+                run.status,
+                str(run.started_at)[:19],
                 f"{run.duration_seconds:.2f}" if run.duration_seconds is not None else "",
-                str(run.rows_processed), f"{run.throughput:,.0f}" if run.throughput else "",
+                str(run.rows_processed),
+                f"{run.throughput:,.0f}" if run.throughput else "",
                 (run.error or "")[:80],
             )
         console.print(table)
 
     with_runtime(data_dir, work)
+
+
+def _plain(value: Any) -> Any:
+    """Values as a person reads them: decimals without exponent or trailing zeros."""
+    if isinstance(value, Decimal):
+        text = format(value, "f")
+        return text.rstrip("0").rstrip(".") if "." in text else text
+    return str(value) if not isinstance(value, str | int | float | bool) else value
 
 
 # --- db and warehouse ------------------------------------------------------------------------------
@@ -267,11 +300,12 @@ def warehouse_query(
         finally:
             warehouse.close()
         if output == "json":
-            sys.stdout.write(json.dumps([dict(zip(names, row, strict=True)) for row in rows], default=str) + "\n")
+            records = [dict(zip(names, row, strict=True)) for row in rows]
+            sys.stdout.write(json.dumps(records, default=_plain, ensure_ascii=False) + "\n")
             return
         table = Table(*names)
         for row in rows:
-            table.add_row(*("" if v is None else str(v) for v in row))
+            table.add_row(*("" if v is None else str(_plain(v)) for v in row))
         console.print(table)
 
     with_runtime(data_dir, work)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -15,7 +14,7 @@ from monday_snowflake.integrations import create_integration
 from monday_snowflake.runtime import Runtime
 from monday_snowflake.settings import Settings
 from monday_snowflake.sync.layout import plan_table
-from monday_snowflake.sync.verify import compare_board_and_table
+from monday_snowflake.sync.verify import Comparison, compare_board_and_table
 
 DEMO_TOKEN = "demo-token"  # noqa: S105 - the local sandbox's own token, not a credential
 DEMO_INTEGRATION = "demo"
@@ -23,11 +22,15 @@ DEMO_INTEGRATION = "demo"
 
 def run_demo(settings: Settings, *, items: int, subitems: int, seed: int, console: Console) -> bool:
     """Run the whole demo; True when the warehouse table equals the board."""
-    from monday_sandbox.server import start_seeded_sandbox
+    from monday_sandbox.generator import seed_account
+    from monday_sandbox.server import SandboxServer
+    from monday_sandbox.state import Sandbox
 
     console.print(f"[bold]1/4[/] starting the monday sandbox with a {items:,}-item board (every column type)")
-    with start_seeded_sandbox(token=DEMO_TOKEN, boards=1, items=items, subitems=subitems, seed=seed) as sandbox:
-        board_id = str(sandbox.board_ids[0])
+    board_model = Sandbox()
+    board_id = str(seed_account(board_model, boards=1, items=items, subitems=subitems, seed=seed)[0].id)
+    board_model.add_token(DEMO_TOKEN)
+    with SandboxServer(board_model) as sandbox:
         api_url = f"{sandbox.url}/v2"
         console.print(f"    sandbox at {api_url}, board {board_id}")
 
@@ -38,13 +41,21 @@ def run_demo(settings: Settings, *, items: int, subitems: int, seed: int, consol
             integration = create_integration(
                 runtime, board_id=board_id, name=DEMO_INTEGRATION, monday_token=DEMO_TOKEN, monday_url=api_url
             )
-            console.print(f"    integration '{integration.name}' -> {integration.target_database}."
-                          f"{integration.target_schema}.{integration.target_table}")
+            console.print(
+                f"    integration '{integration.name}' -> {integration.target_database}."
+                f"{integration.target_schema}.{integration.target_table}"
+            )
 
             console.print("[bold]3/4[/] replicating")
             started = time.perf_counter()
-            with Progress(TextColumn("    items"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                          console=console, transient=True) as bar:
+            with Progress(
+                TextColumn("    items"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=console,
+                transient=True,
+            ) as bar:
                 task = bar.add_task("items", total=items)
 
                 def progress(done: int, expected: int | None) -> None:
@@ -65,20 +76,28 @@ def run_demo(settings: Settings, *, items: int, subitems: int, seed: int, consol
     console.print(f"  seconds            {seconds:.2f}")
     console.print(f"  items/s            {result.items / seconds:,.0f}")
     if comparison.ok:
-        console.print(f"  check              [green]table equals the board[/] ({comparison.table_rows:,} rows)")
+        console.print(
+            f"  check              [green]table equals the board[/] ({comparison.table_rows:,} rows)"
+        )
     else:
-        console.print(f"  check              [red]differences[/]: {len(comparison.missing)} missing, "
-                      f"{len(comparison.unexpected)} unexpected, {len(comparison.mismatches)} values")
+        console.print(
+            f"  check              [red]differences[/]: {len(comparison.missing)} missing, "
+            f"{len(comparison.unexpected)} unexpected, {len(comparison.mismatches)} values"
+        )
         for item_id, column, want, have in comparison.mismatches[:10]:
             console.print(f"    item {item_id} {column}: board {want!r} table {have!r}")
     console.print()
     console.print("Query it:")
-    console.print(f"  monday-snowflake warehouse query --data-dir {settings.data_dir} "
-                  f"'select * from {table} limit 5'")
+    console.print(
+        f"  .venv/bin/monday-snowflake warehouse query --data-dir {settings.data_dir} "
+        f"'select * from {table} limit 5'",
+        soft_wrap=True,
+        highlight=False,
+    )
     return comparison.ok
 
 
-async def _compare(runtime: Runtime, integration_id: str, token: str, api_url: str) -> Any:
+async def _compare(runtime: Runtime, integration_id: str, token: str, api_url: str) -> Comparison:
     integration = runtime.store.get_integration(integration_id)
     async with runtime.monday_client(token, api_url) as client:
         board = await client.get_board(integration.board_id)

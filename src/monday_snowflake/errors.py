@@ -69,6 +69,7 @@ class AlreadyRunningError(MondaySnowflakeError):
     """Another run of the same integration holds its lock."""
 
     def __init__(self, integration_id: str, **details: Any) -> None:
-        super().__init__(f"integration {integration_id} is already running", integration_id=integration_id,
-                         **details)
+        super().__init__(
+            f"integration {integration_id} is already running", integration_id=integration_id, **details
+        )
         self.integration_id = integration_id

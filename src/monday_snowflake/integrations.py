@@ -33,13 +33,17 @@ def create_integration(
     settings = runtime.settings
     token = monday_token or (settings.monday.token.get_secret_value() if settings.monday.token else None)
     if not token:
-        raise ConfigurationError("a monday token is needed: pass --monday-token or set MONDAY_SNOWFLAKE_MONDAY__TOKEN")
+        raise ConfigurationError(
+            "a monday token is needed: pass --monday-token or set MONDAY_SNOWFLAKE_MONDAY__TOKEN"
+        )
     api_url = monday_url or settings.monday.api_url
     board = asyncio.run(_read_board(runtime, token, api_url, board_id))
     if column_ids:
         missing = [c for c in column_ids if board.column(c) is None]
         if missing:
-            raise ConfigurationError(f"board {board_id} has no column(s) {', '.join(missing)}", board_id=board_id)
+            raise ConfigurationError(
+                f"board {board_id} has no column(s) {', '.join(missing)}", board_id=board_id
+            )
     store = runtime.store
     account = account_id or store.default_account().id
     name = name or f"board-{board_id}"
@@ -47,7 +51,9 @@ def create_integration(
     schema = schema or settings.snowflake.schema_name
     table = table or _free_table_name(runtime, account, board, database, schema)
 
-    monday_conn = store.create_connection(account, "monday", f"{name} monday", {"api_url": api_url}, {"token": token})
+    monday_conn = store.create_connection(
+        account, "monday", f"{name} monday", {"api_url": api_url}, {"token": token}
+    )
     config, secret = runtime.snowflake_connection_payload()
     snowflake_conn = store.create_connection(account, "snowflake", f"{name} snowflake", config, secret)
     return store.create_integration(

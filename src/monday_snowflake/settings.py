@@ -26,9 +26,9 @@ class MondaySettings(BaseModel):
     """Default monday token for `integrations add` (personal or OAuth); stored encrypted per connection."""
     timeout_seconds: float = 60.0
     """Per-request timeout; monday itself gives up after 60 s."""
-    page_size: int = Field(500, ge=1, le=500)
+    page_size: int = Field(default=500, ge=1, le=500)
     """Items per `items_page` / `next_items_page` request (monday's maximum is 500)."""
-    max_attempts: int = Field(6, ge=1)
+    max_attempts: int = Field(default=6, ge=1)
     """Attempts per request before a transient error is given up on."""
     backoff_base_seconds: float = 0.5
     """First retry delay; doubles each attempt, with full jitter."""
@@ -65,6 +65,10 @@ class SnowflakeSettings(BaseModel):
     """Role to assume."""
     login_timeout_seconds: int = 60
     """How long a connection attempt may take."""
+    max_attempts: int = Field(default=3, ge=1)
+    """Attempts at a table load before a transient error (network, timeout) is given up on."""
+    backoff_base_seconds: float = 2.0
+    """First retry delay of a load; doubles each attempt, with full jitter."""
 
 
 class Settings(BaseSettings):

@@ -21,6 +21,7 @@ from typing import Any, Self
 
 import graphql
 import httpx
+import orjson
 
 from monday_snowflake.errors import CursorExpiredError, NotFoundError, TransientError
 from monday_snowflake.model.board import BoardSpec, ColumnSpec
@@ -120,7 +121,7 @@ class MondayClient:
         except httpx.TransportError as exc:
             raise classify_transport_error(exc) from exc
         try:
-            body: Any = response.json()
+            body: Any = orjson.loads(response.content)
         except ValueError:
             body = None
         error = classify_response(response.status_code, body, response.headers, secrets=(self._token,))

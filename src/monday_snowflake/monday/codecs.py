@@ -64,6 +64,8 @@ from datetime import UTC, date, datetime, time
 from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Any, NamedTuple
 
+import orjson
+
 from monday_snowflake.model.board import ColumnSpec
 
 # The selection asked for inside `column_values { ... }` of every items query. The codecs decide it,
@@ -153,18 +155,15 @@ class ColumnCodec:
 
 # ---------------------------------------------------------------------------------------- helpers
 
-_raw_decode = json.JSONDecoder().raw_decode
-
 
 def _loads(raw: Any) -> Any:
     """`value` as JSON. Clients normally hand us the JSON string; an already-parsed value passes.
-    `raw_decode` skips the whitespace regexes `json.loads` runs, a third of its cost on tiny strings."""
+    orjson parses 3-4x faster; what it refuses (NaN, numbers beyond a double) goes to `json`."""
     if type(raw) is str:
         try:
-            value, end = _raw_decode(raw)
+            return orjson.loads(raw)
         except ValueError:
-            return json.loads(raw)  # leading whitespace parses here; garbage raises the usual error
-        return value if end == len(raw) else json.loads(raw)
+            return json.loads(raw)  # garbage raises the usual error
     return raw
 
 
@@ -768,12 +767,11 @@ class RowDecoder:
             return row
         values: list[Any] | None = None
         if len(raws) > 1:
-            joined = "[" + ",".join(raws) + "]"
             try:
-                parsed, end = _raw_decode(joined)
+                parsed = orjson.loads("[" + ",".join(raws) + "]")
             except ValueError:
-                parsed, end = None, 0
-            if end == len(joined) and len(parsed) == len(raws):
+                parsed = None
+            if parsed is not None and len(parsed) == len(raws):
                 values = parsed
         if values is None:
             for i, cv in zip(pending, pending_cvs, strict=True):

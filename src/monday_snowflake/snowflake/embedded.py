@@ -28,7 +28,7 @@ HOST = "127.0.0.1"
 _START_TIMEOUT_SECONDS = 30.0
 _PROBE_TIMEOUT_SECONDS = 2.0
 # fakesnow answers an unauthenticated session request with this Snowflake error code.
-_FAKESNOW_NO_TOKEN_CODE = "390103"
+_FAKESNOW_NO_TOKEN_CODE = "390103"  # noqa: S105 - an error code, not a secret
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +123,7 @@ class EmbeddedWarehouse:
             import fakesnow.transforms.stage as fs_stage
             import uvicorn
         _quiet_fakesnow()
+        _keep_null_timestamps()
 
         self.stage_root.mkdir(parents=True, exist_ok=True)
         # Staged files live in the data directory, so any process sharing it can clean them up.
@@ -137,9 +138,7 @@ class EmbeddedWarehouse:
         port = int(sock.getsockname()[1])
         config = uvicorn.Config(fs_server.app, log_level="warning", lifespan="off", access_log=False)
         server = uvicorn.Server(config)
-        thread = threading.Thread(
-            target=_serve, args=(server, sock), name="embedded-warehouse", daemon=True
-        )
+        thread = threading.Thread(target=_serve, args=(server, sock), name="embedded-warehouse", daemon=True)
         thread.start()
         deadline = time.monotonic() + _START_TIMEOUT_SECONDS
         while not server.started:
@@ -177,6 +176,31 @@ def _quiet_fakesnow() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", category=UserWarning, module=r"fakesnow(\..*)?")
     warnings.filterwarnings("ignore", category=UserWarning, module=r"sqlglot(\..*)?")
+
+
+def _keep_null_timestamps() -> None:
+    """Patch fakesnow 0.12.1's result encoding so a NULL timestamp reads back as NULL, not 1970-01-01.
+
+    fakesnow sends timestamps as Snowflake's {epoch, fraction} struct but drops the null mask on the
+    way. The patch re-applies it; it runs once, in the process that serves the embedded warehouse.
+    """
+    import fakesnow.arrow as fs_arrow
+    import pyarrow as pa
+
+    original = fs_arrow.timestamp_to_sf_struct
+    if getattr(original, "_keeps_nulls", False):
+        return
+
+    def timestamp_to_sf_struct(ts: Any) -> Any:
+        result = original(ts)
+        column = ts.combine_chunks() if isinstance(ts, pa.ChunkedArray) else ts
+        if column.null_count == 0:
+            return result
+        children = [result.field(i).fill_null(0) for i in range(result.type.num_fields)]
+        return pa.StructArray.from_arrays(children, fields=list(result.type), mask=column.is_null())
+
+    timestamp_to_sf_struct._keeps_nulls = True  # type: ignore[attr-defined]
+    fs_arrow.timestamp_to_sf_struct = timestamp_to_sf_struct
 
 
 def _pid_alive(pid: int) -> bool:

@@ -1,15 +1,21 @@
-"""How a board becomes a warehouse table: which columns, with which names and types, in which order."""
+"""How a board becomes a warehouse table: which columns, with which names and types, in which order.
+
+Date columns: monday has no setting that says whether a date column carries times, so the values
+decide. Rows are staged with such columns as TIMESTAMP_NTZ (nothing is lost in the CSV), and the
+target column is created as TIMESTAMP_NTZ if any value carried a time, DATE otherwise. Once the
+column exists its type is kept; a DATE column that later receives times keeps the dates only.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from monday_snowflake.errors import ConfigurationError
 from monday_snowflake.model import BoardSpec, ColumnSpec, Integration, TableRef, WarehouseColumn
-from monday_snowflake.monday.codecs import ColumnCodec, codec_for, decode_item_metadata
+from monday_snowflake.monday.codecs import RowDecoder, decode_item_metadata
 from monday_snowflake.snowflake.naming import column_names, table_name_for_board
 
 # Metadata columns every replicated table carries, ahead of the board's own columns.
@@ -23,41 +29,66 @@ METADATA_COLUMNS: tuple[WarehouseColumn, ...] = (
     WarehouseColumn("_SYNCED_AT", "TIMESTAMP_NTZ"),
 )
 _RESERVED = frozenset(c.name for c in METADATA_COLUMNS)
+_TIMESTAMP = "TIMESTAMP_NTZ"
 
 
 @dataclass(frozen=True)
 class MappedColumn:
-    """A board column that is copied: where it comes from, where it goes, and how it is decoded."""
+    """A board column that is copied: where it comes from and where it goes."""
 
     source: ColumnSpec
     target: WarehouseColumn
-    codec: ColumnCodec
 
 
-@dataclass(frozen=True)
+@dataclass
 class TableLayout:
-    """The full plan for one table: its name, its columns in order, and its key."""
+    """The plan for one table: its name, its columns in order, its key, and the row decoder.
+
+    The decoder counts values of unexpected shape per column id in `decoder.warnings`; `row` notes
+    which date columns carried times."""
 
     table: TableRef
     mapped: tuple[MappedColumn, ...]
     key: str
+    decoder: RowDecoder = field(compare=False)
+    _date_positions: tuple[int, ...] = field(init=False, repr=False)
+    _timed: set[int] = field(init=False, default_factory=set, repr=False)
+
+    def __post_init__(self) -> None:
+        self._date_positions = tuple(
+            len(METADATA_COLUMNS) + i for i, m in enumerate(self.mapped) if m.target.sql_type == "DATE"
+        )
 
     @property
     def columns(self) -> list[WarehouseColumn]:
-        return [*METADATA_COLUMNS, *(m.target for m in self.mapped)]
+        """The columns rows are written and staged with (date columns as timestamps)."""
+        staged = [*METADATA_COLUMNS, *(m.target for m in self.mapped)]
+        for position in self._date_positions:
+            staged[position] = WarehouseColumn(staged[position].name, _TIMESTAMP)
+        return staged
+
+    def target_columns(self, existing: Mapping[str, str]) -> list[WarehouseColumn]:
+        """The target table's columns, given the types of the columns it already has."""
+        target = [*METADATA_COLUMNS, *(m.target for m in self.mapped)]
+        for position in self._date_positions:
+            name = target[position].name
+            current = existing.get(name, "").upper()
+            if current.startswith("TIMESTAMP") or (not current and position in self._timed):
+                target[position] = WarehouseColumn(name, _TIMESTAMP)
+        return target
 
     @property
     def column_ids(self) -> list[str]:
         return [m.source.id for m in self.mapped]
 
-    def row(self, item: dict[str, Any], synced_at: datetime) -> list[Any]:
+    def row(self, item: Mapping[str, Any], synced_at: datetime) -> list[Any]:
         """One warehouse row for one monday item, in `columns` order."""
         item_id, name, group_id, group_title, created_at, updated_at = decode_item_metadata(item)
-        by_id = {cv["id"]: cv for cv in item.get("column_values") or ()}
         row: list[Any] = [item_id, name, group_id, group_title, created_at, updated_at, synced_at]
-        for mapped in self.mapped:
-            cv = by_id.get(mapped.source.id)
-            row.append(None if cv is None else mapped.codec.decode(cv))
+        row.extend(self.decoder.decode(item.get("column_values") or ()))
+        for position in self._date_positions:
+            if type(row[position]) is datetime:
+                self._timed.add(position)
         return row
 
 
@@ -77,16 +108,12 @@ def plan_table(integration: Integration, board: BoardSpec) -> TableLayout:
     else:
         chosen = list(board.columns)
         explicit = {}
-    options = integration.options
-    with_codec = [
-        (col, codec)
-        for col in chosen
-        if (codec := codec_for(col, keep_dropdown_ids=options.keep_dropdown_ids)) is not None
-    ]
-    derived = column_names([col for col, _ in with_codec], reserved=_RESERVED | set(explicit.values()))
+    decoder = RowDecoder(chosen, keep_dropdown_ids=integration.options.keep_dropdown_ids)
+    kept = [col for col, _ in decoder.warehouse_columns]
+    derived = column_names(kept, reserved=_RESERVED | set(explicit.values()))
     mapped = tuple(
-        MappedColumn(col, WarehouseColumn(explicit.get(col.id) or derived[col.id], codec.sql_type), codec)
-        for col, codec in with_codec
+        MappedColumn(col, WarehouseColumn(explicit.get(col.id) or derived[col.id], sql_type))
+        for col, sql_type in decoder.warehouse_columns
     )
     key = _key_column(integration.primary_key, mapped)
     table = TableRef(
@@ -94,7 +121,7 @@ def plan_table(integration: Integration, board: BoardSpec) -> TableLayout:
         integration.target_schema,
         integration.target_table or table_name_for_board(board.name, board.id),
     )
-    return TableLayout(table, mapped, key)
+    return TableLayout(table, mapped, key, decoder)
 
 
 def _key_column(primary_key: str, mapped: Sequence[MappedColumn]) -> str:

@@ -26,6 +26,7 @@ from monday_snowflake.errors import (
 from monday_snowflake.logs import bind_correlation_id, get_logger
 from monday_snowflake.model import Integration, TableRef
 from monday_snowflake.monday.client import MondayClient
+from monday_snowflake.retry import RetryPolicy, run_with_retry
 from monday_snowflake.settings import Settings
 from monday_snowflake.snowflake.csvfiles import CsvBatchWriter
 from monday_snowflake.storage.local import LocalBlobStore
@@ -106,18 +107,32 @@ class BoardReplicator:
             async with self._open_monday(monday["token"], monday_config.get("api_url")) as client:
                 board = await client.get_board(integration.board_id)
                 layout = plan_table(integration, board)
-                items, files, warnings = await self._fetch(client, integration, layout, run_id, lock_token,
-                                                           progress, board.items_count)
+                items, files, warnings = await self._fetch(
+                    client, integration, layout, run_id, lock_token, progress, board.items_count
+                )
+            fetched = time.perf_counter()
             self._store.finish_subtask(subtask, "COMPLETED", rows_processed=items)
 
             subtask = self._store.start_subtask(run_id, "load")
             self._store.check_lock(integration.id, lock_token)
-            result = await asyncio.to_thread(self._load, integration, layout, files, run_id)
+            policy = RetryPolicy(
+                self._settings.snowflake.max_attempts, self._settings.snowflake.backoff_base_seconds
+            )
+            result = await run_with_retry(
+                policy,
+                lambda: asyncio.to_thread(self._load, integration, layout, files, run_id),
+                sleep=asyncio.sleep,
+                describe="warehouse load",
+            )
             self._store.finish_subtask(subtask, "COMPLETED", rows_processed=result.staged_rows)
         except BaseException as exc:
             self._store.finish_subtask(subtask, "FAILED", error=_describe(exc))
             self._store.finish_run(
-                run_id, "FAILED", rows_processed=items, rows_failed=0, error=_describe(exc),
+                run_id,
+                "FAILED",
+                rows_processed=items,
+                rows_failed=0,
+                error=_describe(exc),
                 error_class=_error_class(exc),
             )
             log.warning("run failed", run_id=run_id, error=_describe(exc), error_class=_error_class(exc))
@@ -127,18 +142,42 @@ class BoardReplicator:
 
         seconds = time.perf_counter() - started
         outcome = ReplicationResult(
-            run_id, integration.id, layout.table, items, result.inserted, result.updated, result.deleted,
-            seconds, warnings,
+            run_id,
+            integration.id,
+            layout.table,
+            items,
+            result.inserted,
+            result.updated,
+            result.deleted,
+            seconds,
+            warnings,
         )
         self._store.finish_run(
-            run_id, "COMPLETED", rows_processed=items, rows_failed=0,
-            metrics={"inserted": result.inserted, "updated": result.updated, "deleted": result.deleted,
-                     "duplicates_dropped": result.duplicates_dropped, "warnings": warnings,
-                     "table": f"{layout.table.database}.{layout.table.schema}.{layout.table.name}"},
+            run_id,
+            "COMPLETED",
+            rows_processed=items,
+            rows_failed=0,
+            metrics={
+                "inserted": result.inserted,
+                "updated": result.updated,
+                "deleted": result.deleted,
+                "duplicates_dropped": result.duplicates_dropped,
+                "warnings": warnings,
+                "phases": {
+                    "fetch_decode_write": round(fetched - started, 3),
+                    **getattr(result, "seconds", {}),
+                },
+                "table": f"{layout.table.database}.{layout.table.schema}.{layout.table.name}",
+            },
         )
         self._store.set_last_success(integration.id, started_at)
-        log.info("run completed", run_id=run_id, items=items, seconds=round(seconds, 3),
-                 items_per_second=round(outcome.items_per_second))
+        log.info(
+            "run completed",
+            run_id=run_id,
+            items=items,
+            seconds=round(seconds, 3),
+            items_per_second=round(outcome.items_per_second),
+        )
         return outcome
 
     async def _fetch(
@@ -168,19 +207,16 @@ class BoardReplicator:
                     last_renewal = time.monotonic()
         finally:
             files = writer.close()
-        warnings: dict[str, int] = {}
-        for mapped in layout.mapped:
-            count = mapped.codec.warnings
-            if count:
-                warnings[mapped.source.id] = count
-        return items, files, warnings
+        return items, files, dict(layout.decoder.warnings)
 
     def _load(self, integration: Integration, layout: TableLayout, files: list[Any], run_id: str) -> Any:
         warehouse: Warehouse = self._open_warehouse(integration.snowflake_connection_id)
         try:
-            warehouse.ensure_table(layout.table, layout.columns, layout.key)
-            return warehouse.merge_files(layout.table, layout.columns, layout.key, files, run_id=run_id,
-                                         delete_missing=True)
+            existing = warehouse.table_columns(layout.table)
+            warehouse.ensure_table(layout.table, layout.target_columns(existing), layout.key)
+            return warehouse.merge_files(
+                layout.table, layout.columns, layout.key, files, run_id=run_id, delete_missing=True
+            )
         finally:
             warehouse.close()
 

@@ -44,7 +44,7 @@ async def compare_board_and_table(
     select = ", ".join(quote_identifier(n) for n in names)
     t = layout.table
     target = ".".join(quote_identifier(p) for p in (t.database, t.schema, t.name))
-    _, rows = warehouse.query(f"SELECT {select} FROM {target}")  # noqa: S608 - identifiers are quoted
+    _, rows = warehouse.query(f"SELECT {select} FROM {target}")
     table = {int(row[0]): row for row in rows}
 
     result = Comparison(table_rows=len(table))
@@ -63,21 +63,35 @@ async def compare_board_and_table(
                 result.missing.append(item_id)
                 continue
             for column, want, have in zip(columns, expected, got, strict=True):
-                if _normalise(want, column.sql_type) != _normalise(have, column.sql_type):
+                if _expected(want, column.sql_type) != _stored(have, column.sql_type):
                     result.mismatches.append((item_id, column.name, want, have))
     result.unexpected = sorted(set(table) - seen)
     return result
 
 
-def _normalise(value: Any, sql_type: str) -> Any:
+def _expected(value: Any, sql_type: str) -> Any:
+    """A decoded board value, as the warehouse should hold it."""
+    if sql_type == "VARIANT" and value is not None:
+        return json.loads(json.dumps(value, default=str))
+    return _scalar(value, sql_type)
+
+
+def _stored(value: Any, sql_type: str) -> Any:
+    """A value read back from the warehouse (VARIANT arrives as JSON text)."""
+    if sql_type == "VARIANT" and isinstance(value, str):
+        return json.loads(value)
+    return _scalar(value, sql_type)
+
+
+def _scalar(value: Any, sql_type: str) -> Any:
     if value is None:
         return None
-    if sql_type == "VARIANT":
-        return json.loads(value) if isinstance(value, str) else json.loads(json.dumps(value, default=str))
-    if sql_type.startswith("NUMBER") or isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+    if sql_type.startswith("NUMBER") or (
+        isinstance(value, int | float | Decimal) and not isinstance(value, bool)
+    ):
         return Decimal(str(value)).normalize()
     if isinstance(value, datetime):
         return value.replace(tzinfo=None)
-    if isinstance(value, date):
-        return value
+    if isinstance(value, date):  # a date-only value in a TIMESTAMP_NTZ column reads back as midnight
+        return datetime(value.year, value.month, value.day)
     return value

@@ -12,6 +12,8 @@ from monday_snowflake.model import TableRef, WarehouseColumn
 class Warehouse(Protocol):
     def ensure_table(self, table: TableRef, columns: Sequence[WarehouseColumn], key: str) -> Any: ...
 
+    def table_columns(self, table: TableRef) -> dict[str, str]: ...
+
     def merge_files(
         self,
         table: TableRef,
@@ -23,7 +25,9 @@ class Warehouse(Protocol):
         delete_missing: bool,
     ) -> Any: ...
 
-    def query(self, sql: str, params: Sequence[Any] | None = None) -> tuple[list[str], list[tuple[Any, ...]]]: ...
+    def query(
+        self, sql: str, params: Sequence[Any] | None = None
+    ) -> tuple[list[str], list[tuple[Any, ...]]]: ...
 
     def close(self) -> None: ...
 
