@@ -9,7 +9,8 @@ resolver call and one completion step.
 It follows the GraphQL spec where clients can tell: field collection with fragments and
 `@skip`/`@include`, argument coercion (graphql-core's own `get_argument_values`), serial mutations,
 errors with `path` and `locations`, and null propagation through non-null fields. Fields without a
-resolver answer a type-correct empty value: null, [], or a default for non-null types.
+resolver answer a type-correct empty value: [] for lists (nullable or not), null for other nullable
+fields, or a default for non-null types.
 """
 
 from __future__ import annotations
@@ -69,7 +70,10 @@ def describe(t: GraphQLOutputType) -> tuple[Any, ...]:
 
 
 def empty_value(td: tuple[Any, ...]) -> Any:
-    """What an unmodelled field answers: null when nullable, otherwise the type's zero value."""
+    """What an unmodelled field answers: [] for any list (monday answers lists with [], nullable or
+    not), null for other nullable fields, otherwise the type's zero value."""
+    if td[0] == LIST:
+        return []
     if td[0] != NONNULL:
         return None
     inner = td[1]

@@ -53,12 +53,15 @@ def column_value_type(ref: Any) -> str:
     return name
 
 
-def _typed(name: str) -> Resolver:
+def _typed(name: str, is_list: bool = False) -> Resolver:
+    """A typed ColumnValue field from `typed_fields`; a list field it does not model answers []."""
+    missing: Any = () if is_list else None
+
     def resolve(ref: ColumnValueRef, args: dict[str, Any], ctx: RequestContext) -> Any:
         typed = ref.typed
         if typed is None:
             typed = ref.typed = columns.typed_fields(ref.column, ref.stored, ctx.sandbox, ref.item)
-        return typed.get(name)
+        return typed.get(name, missing)
 
     return resolve
 
@@ -470,9 +473,13 @@ def build_query_resolvers() -> dict[str, dict[str, Resolver]]:
 
 
 def add_column_value_resolvers(
-    resolvers: dict[str, dict[str, Resolver]], type_names: list[str], fields_of: Callable[[str], list[str]]
+    resolvers: dict[str, dict[str, Resolver]],
+    type_names: list[str],
+    fields_of: Callable[[str], dict[str, bool]],
 ) -> None:
-    """Every ColumnValue implementation: shared fields from the cell, the rest from `typed_fields`."""
+    """Every ColumnValue implementation: shared fields from the cell, the rest from `typed_fields`.
+
+    `fields_of(type_name)` maps each field name to whether its type is a list."""
     common: dict[str, Resolver] = {
         "id": lambda r, a, c: r.column.id,
         "type": lambda r, a, c: r.column.type,
@@ -483,5 +490,5 @@ def add_column_value_resolvers(
     }
     for type_name in type_names:
         table = resolvers.setdefault(type_name, {})
-        for field_name in fields_of(type_name):
-            table[field_name] = common.get(field_name) or _typed(field_name)
+        for field_name, is_list in fields_of(type_name).items():
+            table[field_name] = common.get(field_name) or _typed(field_name, is_list)

@@ -10,7 +10,15 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from graphql import ExecutionResult, FieldNode, FragmentDefinitionNode, OperationDefinitionNode, execute
+from graphql import (
+    ExecutionResult,
+    FieldNode,
+    FragmentDefinitionNode,
+    GraphQLList,
+    OperationDefinitionNode,
+    execute,
+    get_nullable_type,
+)
 from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 
 from monday_sandbox.complexity import BudgetBook, BudgetReport, query_cost
@@ -29,6 +37,11 @@ from monday_sandbox.webhooks import WebhookService
 log = logging.getLogger(__name__)
 
 KNOWN_VERSIONS = ("2026-07", "2026-10", "2027-01")
+MAINTENANCE_VERSION = "2026-07"
+RELEASE_CANDIDATE_VERSION = "2027-01"
+FIRST_VERSION = "2023-04"
+"""monday's first dated API version; quarterly versions from it up to Maintenance once existed."""
+_QUARTER_MONTHS = frozenset((1, 4, 7, 10))
 _VERSION_RE = re.compile(r"^\d{4}-\d{2}$")
 _dumps = json.JSONEncoder(separators=(",", ":")).encode
 
@@ -52,10 +65,25 @@ def error_body(message: str, code: str, http_status: int, **extensions: Any) -> 
 
 
 def resolve_version(header: str | None) -> str:
-    """monday's rules: missing -> current; well-formed but unknown -> current; malformed -> error."""
+    """The version a request is served as, by monday's rules (API-FACTS §1.3), as of 2026-12:
+
+    * missing or blank -> Current (2026-10);
+    * a served version (2026-07 Maintenance, 2026-10 Current, 2027-01 RC) -> itself;
+    * `dev` (monday's in-development version) -> the newest version the sandbox knows, the
+      release candidate 2027-01;
+    * a deprecated version -> silently Maintenance (2026-07). Deprecated means a quarterly
+      version (YYYY-01/04/07/10) that once existed, from 2023-04 up to Maintenance, e.g. 2024-10
+      and 2025-01 (deprecated 2026-02-15);
+    * any other well-formed YYYY-MM (e.g. 2024-02, or a future quarter) -> silently Current;
+    * anything else -> `InvalidVersionException`.
+
+    The served version is what the response's `API-Version` header and `version` query report.
+    """
     if header is None or header.strip() == "":
         return CURRENT_VERSION
     value = header.strip()
+    if value.lower() == "dev":
+        return RELEASE_CANDIDATE_VERSION
     if not _VERSION_RE.match(value) or not 1 <= int(value[5:]) <= 12:
         raise RequestRejectedError(
             200,
@@ -63,7 +91,11 @@ def resolve_version(header: str | None) -> str:
                 f"Invalid API version '{value}', the format must be YYYY-MM", "InvalidVersionException", 200
             ),
         )
-    return value if value in KNOWN_VERSIONS else CURRENT_VERSION
+    if value in KNOWN_VERSIONS:
+        return value
+    if FIRST_VERSION <= value < MAINTENANCE_VERSION and int(value[5:]) in _QUARTER_MONTHS:
+        return MAINTENANCE_VERSION
+    return CURRENT_VERSION
 
 
 def token_from_header(header: str | None) -> str | None:
@@ -91,8 +123,9 @@ class GraphQLService:
         interface = self.schema.type_map["ColumnValue"]
         implementations = [t.name for t in self.schema.get_possible_types(interface)]  # type: ignore[arg-type]
 
-        def fields_of(name: str) -> list[str]:
-            return list(getattr(self.schema.type_map[name], "fields", {}))
+        def fields_of(name: str) -> dict[str, bool]:
+            fields = getattr(self.schema.type_map[name], "fields", {})
+            return {n: isinstance(get_nullable_type(f.type), GraphQLList) for n, f in fields.items()}
 
         add_column_value_resolvers(resolvers, implementations, fields_of)
         self.executor = Executor(self.schema, resolvers, {"ColumnValue": column_value_type})

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
-import time
 import uuid
 from collections import deque
 from collections.abc import Callable
@@ -290,7 +289,7 @@ class WebhookService:
             payload = {"event": {**payload["event"], "isRetry": True, "retryCount": retry_count}}
         headers = {"Content-Type": "application/json", "User-Agent": "monday-sandbox-webhooks"}
         if delivery.app_token:
-            headers["Authorization"] = self.sign(delivery.url, delivery.user_id, delivery.account_id)
+            headers["Authorization"] = self.sign(delivery.url, delivery.user_id, delivery.account_id, now)
         status: int | None = None
         error: str | None = None
         try:
@@ -308,8 +307,9 @@ class WebhookService:
         else:
             delivery.next_attempt_at = now + RETRY_EVERY
 
-    def sign(self, url: str, user_id: int, account_id: int) -> str:
-        issued = int(time.time())
+    def sign(self, url: str, user_id: int, account_id: int, now: datetime | None = None) -> str:
+        """The delivery's `Authorization` JWT; `iat`/`exp` come from the sandbox clock."""
+        issued = int((now or self.sandbox.clock.now()).timestamp())
         claims = {"accountId": account_id, "userId": user_id, "aud": url, "iat": issued, "exp": issued + 300}
         return jwt.encode(claims, self.sandbox.settings.signing_secret, algorithm="HS256")
 

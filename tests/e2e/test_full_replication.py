@@ -116,7 +116,11 @@ def test_full_run_makes_the_table_equal_the_board(runtime: Runtime, served: Serv
     assert [run.status for run in runs] == ["COMPLETED"]
     run = runtime.store.get_run(runs[0].id)
     assert run.rows_processed == len(active)
-    assert {s.name: s.status for s in run.subtasks} == {"fetch": "COMPLETED", "load": "COMPLETED"}
+    assert {s.name: s.status for s in run.subtasks} == {
+        "fetch": "COMPLETED",
+        "load": "COMPLETED",
+        "merge": "COMPLETED",
+    }
     assert run.throughput and run.throughput > 0
 
 

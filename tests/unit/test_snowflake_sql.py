@@ -24,6 +24,7 @@ from monday_snowflake.errors import (
 from monday_snowflake.model.warehouse import TableRef, WarehouseColumn
 from monday_snowflake.settings import SnowflakeSettings
 from monday_snowflake.snowflake import loader
+from monday_snowflake.snowflake import sql as sql_build
 from monday_snowflake.snowflake.classify import classify_error
 from monday_snowflake.snowflake.connection import build_connect_kwargs
 
@@ -245,30 +246,30 @@ COLUMNS = [
 
 
 def test_identifiers_are_quoted_with_embedded_quotes_doubled() -> None:
-    assert loader.table_ref(TABLE) == '"MONDAY"."PUBLIC"."x""; DROP TABLE t; --"'
-    ddl = loader.create_table(TABLE, COLUMNS)
+    assert sql_build.table_ref(TABLE) == '"MONDAY"."PUBLIC"."x""; DROP TABLE t; --"'
+    ddl = sql_build.create_table(TABLE, COLUMNS)
     assert ddl == (
         'CREATE TABLE IF NOT EXISTS "MONDAY"."PUBLIC"."x""; DROP TABLE t; --" ("ITEM_ID" NUMBER(38,0), '
         '"x""; DROP TABLE t; --" VARCHAR, "People" VARIANT, "Amount" NUMBER(38,2))'
     )
-    assert loader.add_column(TABLE, C("new", "DATE")).endswith('ADD COLUMN IF NOT EXISTS "new" DATE')
+    assert sql_build.add_column(TABLE, C("new", "DATE")).endswith('ADD COLUMN IF NOT EXISTS "new" DATE')
 
 
 @pytest.mark.parametrize("sql_type", ["VARCHAR); DROP TABLE t; --", "NUMBER(38,2) NOT NULL", "", "VAR CHAR"])
 def test_column_types_outside_the_plain_shape_are_refused(sql_type: str) -> None:
     with pytest.raises(ConfigurationError):
-        loader.create_table(TABLE, [C("A", sql_type)])
+        sql_build.create_table(TABLE, [C("A", sql_type)])
 
 
 @pytest.mark.parametrize(
     "sql_type", ["VARCHAR", "NUMBER(38,6)", "NUMBER(38, 0)", "TIMESTAMP_NTZ", "varchar(100)"]
 )
 def test_plain_column_types_are_accepted(sql_type: str) -> None:
-    assert loader.check_sql_type(sql_type) == sql_type
+    assert sql_build.check_sql_type(sql_type) == sql_type
 
 
 def test_dedup_keeps_the_last_row_per_key_and_casts_to_target_types() -> None:
-    sql = loader.create_dedup('"D"', '"S"', COLUMNS, "ITEM_ID")
+    sql = sql_build.create_dedup('"D"', '"S"', COLUMNS, "ITEM_ID")
     assert 'PARSE_JSON("People") AS "People"' in sql
     assert 'CAST("Amount" AS NUMBER(38,2)) AS "Amount"' in sql
     assert '"x""; DROP TABLE t; --",' in sql  # text needs no cast
@@ -278,7 +279,7 @@ def test_dedup_keeps_the_last_row_per_key_and_casts_to_target_types() -> None:
 
 
 def test_merge_updates_and_inserts_only_the_loaded_columns() -> None:
-    sql = loader.merge(TABLE, '"D"', COLUMNS, "ITEM_ID")
+    sql = sql_build.merge(TABLE, '"D"', COLUMNS, "ITEM_ID")
     assert sql.startswith('MERGE INTO "MONDAY"."PUBLIC"."x""; DROP TABLE t; --" AS t USING "D" AS s ')
     assert 'ON t."ITEM_ID" = s."ITEM_ID"' in sql
     assert 'UPDATE SET "x""; DROP TABLE t; --" = s."x""; DROP TABLE t; --", "People" = s."People"' in sql
@@ -287,25 +288,25 @@ def test_merge_updates_and_inserts_only_the_loaded_columns() -> None:
         'INSERT ("ITEM_ID", "x""; DROP TABLE t; --", "People", "Amount") '
         'VALUES (s."ITEM_ID", s."x""; DROP TABLE t; --", s."People", s."Amount")'
     )
-    only_key = loader.merge(TABLE, '"D"', COLUMNS[:1], "ITEM_ID")
+    only_key = sql_build.merge(TABLE, '"D"', COLUMNS[:1], "ITEM_ID")
     assert "WHEN MATCHED" not in only_key
 
 
 def test_delete_missing_uses_not_exists_so_null_keys_cannot_empty_the_table() -> None:
-    sql = loader.delete_unstaged(TABLE, '"D"', "ITEM_ID")
+    sql = sql_build.delete_unstaged(TABLE, '"D"', "ITEM_ID")
     assert 'NOT EXISTS (SELECT 1 FROM "D" AS s WHERE s."ITEM_ID" = t."ITEM_ID")' in sql
     assert "NOT IN" not in sql
 
 
 def test_put_and_copy_name_each_file_and_keep_spaces_in_paths(tmp_path: Path) -> None:
     path = tmp_path / "dir with space" / "part-00001.csv"
-    stage = loader.stage_ref(TABLE, loader.STAGE_NAME)
-    put = loader.put(path, stage, "run1/abc")
+    stage = sql_build.stage_ref(TABLE, loader.STAGE_NAME)
+    put = sql_build.put(path, stage, "run1/abc")
     assert put == (
         f'PUT \'file://{path.as_posix()}\' @"MONDAY"."PUBLIC"."MONDAY_SNOWFLAKE_STAGE"/run1/abc/ '
         "AUTO_COMPRESS = FALSE OVERWRITE = TRUE"
     )
-    copy = loader.copy_into('"S"', stage, "run1/abc/part-00001.csv")
+    copy = sql_build.copy_into('"S"', stage, "run1/abc/part-00001.csv")
     assert 'FROM \'@"MONDAY"."PUBLIC"."MONDAY_SNOWFLAKE_STAGE"/run1/abc/part-00001.csv\'' in copy
     assert "NULL_IF = ('\\\\N') EMPTY_FIELD_AS_NULL = FALSE" in copy
     assert "FILES" not in copy
@@ -313,6 +314,6 @@ def test_put_and_copy_name_each_file_and_keep_spaces_in_paths(tmp_path: Path) ->
 
 def test_key_must_be_a_column_and_names_unique() -> None:
     with pytest.raises(ConfigurationError):
-        loader.require_key(COLUMNS, "missing")
+        sql_build.require_key(COLUMNS, "missing")
     with pytest.raises(ConfigurationError):
-        loader.require_key([C("A", "VARCHAR"), C("A", "VARCHAR")], "A")
+        sql_build.require_key([C("A", "VARCHAR"), C("A", "VARCHAR")], "A")

@@ -3,7 +3,7 @@ integration recipes and run records."""
 
 from monday_snowflake.model.board import BoardSpec, ColumnSpec
 from monday_snowflake.model.integration import ColumnMapping, Integration, IntegrationOptions
-from monday_snowflake.model.warehouse import TableRef, WarehouseColumn
+from monday_snowflake.model.warehouse import MergeResult, TableRef, WarehouseColumn
 
 __all__ = [
     "BoardSpec",
@@ -11,6 +11,7 @@ __all__ = [
     "ColumnSpec",
     "Integration",
     "IntegrationOptions",
+    "MergeResult",
     "TableRef",
     "WarehouseColumn",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -20,3 +20,17 @@ class WarehouseColumn:
 
     name: str
     sql_type: str
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    """What one load did to its target table."""
+
+    staged_rows: int
+    inserted: int
+    updated: int
+    deleted: int
+    duplicates_dropped: int
+    null_keys_dropped: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)
+    """Wall time per step: put, copy, dedup, merge, cleanup."""

@@ -231,6 +231,7 @@ class CsvBatchWriter:
         self._file_bytes = 0
         self._file_rows = 0
         self._seq = 0
+        self._taken = 0
         self.rows_written = 0
 
     def write_row(self, values: Sequence[Any]) -> None:
@@ -246,6 +247,14 @@ class CsvBatchWriter:
         """Append many rows."""
         for values in rows:
             self.write_row(values)
+
+    def take_finished(self) -> list[Path]:
+        """Files completed since the last call (after `close`, the last one too), so they can be
+        loaded while later rows are still being written."""
+        end = len(self._paths) - (1 if self._file is not None else 0)
+        finished = self._paths[self._taken : end]
+        self._taken = max(self._taken, end)
+        return finished
 
     def close(self) -> list[Path]:
         """Finish the current file and return every file written (none if no row was written)."""

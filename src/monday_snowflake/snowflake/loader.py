@@ -1,6 +1,6 @@
 """SnowflakeWarehouse: statements, table DDL and the bulk load (stage -> COPY -> dedup -> MERGE).
 
-The load of one table, `merge_files`:
+The load of one table, `merge_files` (or `begin_load`, to stage files while more are being written):
 1. `CREATE STAGE IF NOT EXISTS` (one named stage per schema), `PUT` each CSV under `<run_id>/<token>/`.
 2. `COPY INTO` a temporary all-text staging table, file by file.
 3. Keep the last row per key (by the CSV row sequence), cast to the target's types, in a second one.
@@ -19,22 +19,39 @@ import re
 import secrets
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from monday_snowflake.errors import ConfigurationError, MondaySnowflakeError
-from monday_snowflake.model.warehouse import TableRef, WarehouseColumn
+from monday_snowflake.model.warehouse import MergeResult, TableRef, WarehouseColumn
 from monday_snowflake.snowflake.classify import classify_error
-from monday_snowflake.snowflake.csvfiles import ROW_SEQ_COLUMN, TYPE_GUARD, base_type
-from monday_snowflake.snowflake.naming import quote_identifier
+from monday_snowflake.snowflake.sql import (
+    add_column,
+    check_path_part,
+    columns_query,
+    copy_into,
+    create_dedup,
+    create_namespace,
+    create_staging,
+    create_table,
+    delete_unstaged,
+    describe_type,
+    insert_missing,
+    merge,
+    put,
+    require_key,
+    stage_ref,
+    staging_counts,
+    staging_ref,
+    update_from,
+    use_schema,
+)
 
 log = logging.getLogger(__name__)
 Row = tuple[Any, ...]
 
 STAGE_NAME = "MONDAY_SNOWFLAKE_STAGE"
 _EMBEDDED_UNSAFE_NAME = re.compile(r"'|(?<![$\w])\$(?!\d)\w")
-_SAFE_PATH_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 
 
 class DbApiConnection(Protocol):
@@ -42,20 +59,6 @@ class DbApiConnection(Protocol):
 
     def cursor(self) -> Any: ...
     def close(self) -> Any: ...
-
-
-@dataclass(frozen=True)
-class MergeResult:
-    """What one load did to its target table."""
-
-    staged_rows: int
-    inserted: int
-    updated: int
-    deleted: int
-    duplicates_dropped: int
-    null_keys_dropped: int = 0
-    seconds: dict[str, float] = field(default_factory=dict)
-    """Wall time per step: put, copy, dedup, merge, cleanup."""
 
 
 class _StepClock:
@@ -159,49 +162,20 @@ class SnowflakeWarehouse:
         With `delete_missing`, rows whose key is in no file are deleted (a full run). All or nothing:
         a failure leaves the target as it was. Leaves the session's current schema at the table's.
         """
-        self._check_names(table, columns, key)
-        _check_path_part(run_id, "run id")
-        for path in files:
-            _check_path_part(path.name, "file name")
-            if "'" in str(path.resolve()):
-                raise ConfigurationError("a staged file path may not contain a single quote", path=str(path))
-        token = secrets.token_hex(6)
-        in_stage = f"{run_id}/{token}"
-        stage = stage_ref(table, STAGE_NAME)
-        staging = staging_ref(token)
-        dedup = staging_ref(f"{token}_DEDUP")
-        clock = _StepClock()
-        try:
-            if files:
-                self.execute(f"CREATE STAGE IF NOT EXISTS {stage}")
-                for path in files:
-                    self.execute(put(path, stage, in_stage))
-            clock.lap("put")
-            self.execute(use_schema(table))
-            self.execute(create_staging(staging, columns))
+        with self.begin_load(table, columns, key, run_id=run_id) as load:
             for path in files:
-                self.execute(copy_into(staging, stage, f"{in_stage}/{path.name}"))
-            _, ((staged, keyed),) = self.query(staging_counts(staging, key))
-            clock.lap("copy")
-            self.execute(create_dedup(dedup, staging, columns, key))
-            _, ((distinct_keys,),) = self.query(f"SELECT COUNT(*) FROM {dedup}")
-            clock.lap("dedup")
-            inserted, updated, deleted = self._apply(table, dedup, columns, key, delete_missing)
-            clock.lap("merge")
-        finally:
-            self._cleanup((dedup, staging), stage, in_stage, bool(files))
-            clock.lap("cleanup")
-        return MergeResult(
-            staged_rows=int(staged),
-            inserted=inserted,
-            updated=updated,
-            deleted=deleted,
-            duplicates_dropped=int(keyed) - int(distinct_keys),
-            null_keys_dropped=int(staged) - int(keyed),
-            seconds=clock.laps,
-        )
+                load.add_file(path)
+            return load.merge(delete_missing=delete_missing)
 
-    def _apply(
+    def begin_load(
+        self, table: TableRef, columns: Sequence[WarehouseColumn], key: str, *, run_id: str
+    ) -> TableLoad:
+        """Start a load whose files can be staged one by one as they are written, then merged once."""
+        self._check_names(table, columns, key)
+        check_path_part(run_id, "run id")
+        return TableLoad(self, table, columns, key, run_id)
+
+    def apply_staged(
         self,
         table: TableRef,
         source: str,
@@ -247,7 +221,9 @@ class SnowflakeWarehouse:
         except MondaySnowflakeError as exc:
             log.warning("rollback failed: %s", exc)
 
-    def _cleanup(self, tables: tuple[str, ...], stage: str, in_stage: str, staged_files: bool) -> None:
+    def drop_load_leftovers(
+        self, tables: tuple[str, ...], stage: str, in_stage: str, staged_files: bool
+    ) -> None:
         try:
             for temporary in tables:
                 self.execute(f"DROP TABLE IF EXISTS {temporary}")
@@ -271,175 +247,87 @@ class SnowflakeWarehouse:
         self._ensured_schemas.add((table.database, table.schema))
 
 
-# --- SQL building: pure functions; every identifier goes through quote_identifier ---------------------
+class TableLoad:
+    """One load into one table: `add_file` stages a CSV file (PUT, COPY into an all-text staging table)
+    as soon as it is written; `merge` de-duplicates and applies everything in one transaction; `close`
+    drops the temporary tables and the staged files. Use it from one thread at a time."""
 
-_SQL_TYPE = re.compile(r"^[A-Za-z_]+( ?\( ?\d{1,3} ?(, ?\d{1,3} ?)?\))?$")
-_CSV_FORMAT = (
-    "FILE_FORMAT = (TYPE = CSV FIELD_OPTIONALLY_ENCLOSED_BY = '\"' SKIP_HEADER = 1 "
-    "NULL_IF = ('\\\\N') EMPTY_FIELD_AS_NULL = FALSE)"
-)
+    def __init__(
+        self,
+        warehouse: SnowflakeWarehouse,
+        table: TableRef,
+        columns: Sequence[WarehouseColumn],
+        key: str,
+        run_id: str,
+    ) -> None:
+        self._warehouse = warehouse
+        self._table = table
+        self._columns = list(columns)
+        self._key = key
+        token = secrets.token_hex(6)
+        self._in_stage = f"{run_id}/{token}"
+        self._stage = stage_ref(table, STAGE_NAME)
+        self._staging = staging_ref(token)
+        self._dedup = staging_ref(f"{token}_DEDUP")
+        self._started = False
+        self._staged_files = False
+        self.seconds: dict[str, float] = {"put": 0.0, "copy": 0.0}
 
+    def add_file(self, path: Path) -> None:
+        """Stage one CSV file written with this load's columns."""
+        check_path_part(path.name, "file name")
+        if "'" in str(path.resolve()):
+            raise ConfigurationError("a staged file path may not contain a single quote", path=str(path))
+        self._start()
+        began = time.perf_counter()
+        self._warehouse.execute(put(path, self._stage, self._in_stage))
+        self._staged_files = True
+        staged = time.perf_counter()
+        self._warehouse.execute(copy_into(self._staging, self._stage, f"{self._in_stage}/{path.name}"))
+        self.seconds["put"] += round(staged - began, 4)
+        self.seconds["copy"] += round(time.perf_counter() - staged, 4)
 
-def table_ref(table: TableRef) -> str:
-    """`"db"."schema"."name"`."""
-    return ".".join(quote_identifier(part) for part in (table.database, table.schema, table.name))
+    def merge(self, *, delete_missing: bool) -> MergeResult:
+        """Apply the staged rows (the last per key wins) to the target; with `delete_missing`, delete
+        target rows whose key was not staged. All or nothing."""
+        self._start()
+        warehouse, staging, dedup = self._warehouse, self._staging, self._dedup
+        clock = _StepClock()
+        _, ((staged, keyed),) = warehouse.query(staging_counts(staging, self._key))
+        warehouse.execute(create_dedup(dedup, staging, self._columns, self._key))
+        _, ((distinct_keys,),) = warehouse.query(f"SELECT COUNT(*) FROM {dedup}")
+        clock.lap("dedup")
+        inserted, updated, deleted = warehouse.apply_staged(
+            self._table, dedup, self._columns, self._key, delete_missing
+        )
+        clock.lap("merge")
+        return MergeResult(
+            staged_rows=int(staged),
+            inserted=inserted,
+            updated=updated,
+            deleted=deleted,
+            duplicates_dropped=int(keyed) - int(distinct_keys),
+            null_keys_dropped=int(staged) - int(keyed),
+            seconds={**self.seconds, **clock.laps},
+        )
 
+    def close(self) -> None:
+        """Drop the temporary tables and remove the staged files; never raises."""
+        if self._started:
+            self._warehouse.drop_load_leftovers(
+                (self._dedup, self._staging), self._stage, self._in_stage, self._staged_files
+            )
 
-def stage_ref(table: TableRef, stage_name: str) -> str:
-    """The named stage in the table's schema."""
-    return ".".join(quote_identifier(part) for part in (table.database, table.schema, stage_name))
+    def __enter__(self) -> TableLoad:
+        return self
 
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
-def staging_ref(token: str) -> str:
-    """A temporary staging table, unique per load, in the session's current schema: fakesnow rejects
-    qualified names for temporary tables, so the loader first switches to the target's schema."""
-    return quote_identifier(f"_MS_STAGING_{token}")
-
-
-def use_schema(table: TableRef) -> str:
-    return f"USE SCHEMA {quote_identifier(table.database)}.{quote_identifier(table.schema)}"
-
-
-def check_sql_type(sql_type: str) -> str:
-    """Column types go into DDL verbatim, so only plain `NAME` or `NAME(p[,s])` is accepted."""
-    if not _SQL_TYPE.match(sql_type.strip()):
-        raise ConfigurationError("invalid column type", sql_type=sql_type)
-    return sql_type.strip()
-
-
-def require_key(columns: Sequence[WarehouseColumn], key: str) -> None:
-    names = [column.name for column in columns]
-    if key not in names:
-        raise ConfigurationError("the key column is not among the columns", key=key)
-    if len(set(names)) != len(names):
-        raise ConfigurationError("duplicate column names", columns=names)
-
-
-def create_namespace(table: TableRef) -> list[str]:
-    database = quote_identifier(table.database)
-    return [
-        f"CREATE DATABASE IF NOT EXISTS {database}",
-        f"CREATE SCHEMA IF NOT EXISTS {database}.{quote_identifier(table.schema)}",
-    ]
-
-
-def create_table(table: TableRef, columns: Sequence[WarehouseColumn]) -> str:
-    body = ", ".join(f"{quote_identifier(c.name)} {check_sql_type(c.sql_type)}" for c in columns)
-    return f"CREATE TABLE IF NOT EXISTS {table_ref(table)} ({body})"
-
-
-def add_column(table: TableRef, column: WarehouseColumn) -> str:
-    return (
-        f"ALTER TABLE {table_ref(table)} ADD COLUMN IF NOT EXISTS "
-        f"{quote_identifier(column.name)} {check_sql_type(column.sql_type)}"
-    )
-
-
-def columns_query(table: TableRef) -> str:
-    """Columns of one table; binds (schema, table name)."""
-    return (
-        "SELECT column_name, data_type, numeric_precision, numeric_scale "
-        f"FROM {quote_identifier(table.database)}.information_schema.columns "
-        "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position"
-    )
-
-
-def describe_type(data_type: str, precision: Any, scale: Any) -> str:
-    """information_schema's type as DDL would spell it: TEXT -> VARCHAR, NUMBER -> NUMBER(p,s)."""
-    kind = data_type.upper()
-    if kind == "TEXT":
-        return "VARCHAR"
-    if kind == "NUMBER" and precision is not None:
-        return f"NUMBER({int(precision)},{int(scale or 0)})"
-    return kind
-
-
-def create_staging(staging: str, columns: Sequence[WarehouseColumn]) -> str:
-    """Every column staged as text: fakesnow's CSV reader guesses column types (see csvfiles.TYPE_GUARD),
-    so values are cast to the target types in `create_dedup`, where both warehouses cast the same way."""
-    body = ", ".join(f"{quote_identifier(c.name)} VARCHAR" for c in columns)
-    return f"CREATE TEMPORARY TABLE {staging} ({body}, {quote_identifier(ROW_SEQ_COLUMN)} VARCHAR)"
-
-
-def put(path: Path, stage: str, in_stage: str) -> str:
-    """Upload one local file; the caller has rejected paths containing a single quote."""
-    source = f"file://{path.resolve().as_posix()}"
-    return f"PUT '{source}' @{stage}/{in_stage}/ AUTO_COMPRESS = FALSE OVERWRITE = TRUE"
-
-
-def copy_into(staging: str, stage: str, file_in_stage: str) -> str:
-    """One file per COPY (fakesnow rejects FILES = (...)); FORCE because staging tables are fresh."""
-    return f"COPY INTO {staging} FROM '@{stage}/{file_in_stage}' {_CSV_FORMAT} FORCE = TRUE"
-
-
-_DATA_ROWS = f"{quote_identifier(ROW_SEQ_COLUMN)} <> '{TYPE_GUARD}'"
-
-
-def staging_counts(staging: str, key: str) -> str:
-    """(data rows, rows with a key) in the staging table."""
-    return f"SELECT COUNT(*), COUNT({quote_identifier(key)}) FROM {staging} WHERE {_DATA_ROWS}"
-
-
-def _typed(column: WarehouseColumn) -> str:
-    name = quote_identifier(column.name)
-    kind = base_type(column.sql_type)
-    if kind in ("VARIANT", "OBJECT", "ARRAY"):
-        return f"PARSE_JSON({name}) AS {name}"
-    if kind in ("VARCHAR", "TEXT", "STRING", "CHAR", "CHARACTER"):
-        return name
-    return f"CAST({name} AS {check_sql_type(column.sql_type)}) AS {name}"
-
-
-def create_dedup(dedup: str, staging: str, columns: Sequence[WarehouseColumn], key: str) -> str:
-    """The last staged row per non-NULL key, cast to the target's types."""
-    k = quote_identifier(key)
-    seq = quote_identifier(ROW_SEQ_COLUMN)
-    return (
-        f"CREATE TEMPORARY TABLE {dedup} AS SELECT {', '.join(_typed(c) for c in columns)} FROM {staging} "
-        f"WHERE {_DATA_ROWS} AND {k} IS NOT NULL "
-        f"QUALIFY ROW_NUMBER() OVER (PARTITION BY {k} ORDER BY CAST({seq} AS NUMBER(38,0)) DESC) = 1"
-    )
-
-
-def merge(table: TableRef, source: str, columns: Sequence[WarehouseColumn], key: str) -> str:
-    """MERGE a de-duplicated source; target columns the load does not name are left alone."""
-    k = quote_identifier(key)
-    names = [quote_identifier(c.name) for c in columns]
-    updates = ", ".join(f"{name} = s.{name}" for name in names if name != k)
-    matched = f" WHEN MATCHED THEN UPDATE SET {updates}" if updates else ""
-    return (
-        f"MERGE INTO {table_ref(table)} AS t USING {source} AS s ON t.{k} = s.{k}{matched} "
-        f"WHEN NOT MATCHED THEN INSERT ({', '.join(names)}) VALUES ({', '.join(f's.{n}' for n in names)})"
-    )
-
-
-def update_from(table: TableRef, source: str, columns: Sequence[WarehouseColumn], key: str) -> str:
-    """The MERGE's matched half, for warehouses that cannot MERGE inside a transaction."""
-    k = quote_identifier(key)
-    names = [quote_identifier(c.name) for c in columns if c.name != key]
-    updates = ", ".join(f"{name} = s.{name}" for name in names)
-    return f"UPDATE {table_ref(table)} AS t SET {updates} FROM {source} AS s WHERE t.{k} = s.{k}"
-
-
-def insert_missing(table: TableRef, source: str, columns: Sequence[WarehouseColumn], key: str) -> str:
-    """The MERGE's not-matched half."""
-    k = quote_identifier(key)
-    names = [quote_identifier(c.name) for c in columns]
-    return (
-        f"INSERT INTO {table_ref(table)} ({', '.join(names)}) SELECT {', '.join(f's.{n}' for n in names)} "
-        f"FROM {source} AS s WHERE NOT EXISTS (SELECT 1 FROM {table_ref(table)} AS t WHERE t.{k} = s.{k})"
-    )
-
-
-def delete_unstaged(table: TableRef, staging: str, key: str) -> str:
-    """Delete target rows whose key was not staged (NOT EXISTS, so NULL keys cannot empty the table)."""
-    k = quote_identifier(key)
-    return (
-        f"DELETE FROM {table_ref(table)} AS t "
-        f"WHERE NOT EXISTS (SELECT 1 FROM {staging} AS s WHERE s.{k} = t.{k})"
-    )
-
-
-def _check_path_part(value: str, what: str) -> None:
-    if not _SAFE_PATH_PART.match(value):
-        raise ConfigurationError(f"invalid {what} for a stage path", value=value)
+    def _start(self) -> None:
+        if self._started:
+            return
+        self._started = True
+        self._warehouse.execute(f"CREATE STAGE IF NOT EXISTS {self._stage}")
+        self._warehouse.execute(use_schema(self._table))
+        self._warehouse.execute(create_staging(self._staging, self._columns))

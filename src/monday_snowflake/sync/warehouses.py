@@ -6,10 +6,22 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from monday_snowflake.model import TableRef, WarehouseColumn
+from monday_snowflake.model import MergeResult, TableRef, WarehouseColumn
+
+
+class StagedLoad(Protocol):
+    """A load into one table whose files are staged one by one, then merged once."""
+
+    def add_file(self, path: Path) -> None: ...
+
+    def merge(self, *, delete_missing: bool) -> MergeResult: ...
+
+    def close(self) -> None: ...
 
 
 class Warehouse(Protocol):
+    """A warehouse session: table DDL, loads and queries."""
+
     def ensure_table(self, table: TableRef, columns: Sequence[WarehouseColumn], key: str) -> Any: ...
 
     def table_columns(self, table: TableRef) -> dict[str, str]: ...
@@ -23,7 +35,11 @@ class Warehouse(Protocol):
         *,
         run_id: str,
         delete_missing: bool,
-    ) -> Any: ...
+    ) -> MergeResult: ...
+
+    def begin_load(
+        self, table: TableRef, columns: Sequence[WarehouseColumn], key: str, *, run_id: str
+    ) -> StagedLoad: ...
 
     def query(
         self, sql: str, params: Sequence[Any] | None = None
