@@ -204,13 +204,12 @@ def admin_router(runtime: Runtime) -> APIRouter:
 
     @router.post("/settings")
     def settings(body: dict[str, Any] = Body(...)) -> dict[str, Any]:
-        """`{"complexity_budget"?, "query_complexity_limit"?}`."""
-        for name in ("complexity_budget", "query_complexity_limit"):
+        """`{"complexity_budget"?, "query_complexity_limit"?, "minute_rate_limit"?,
+        "concurrency_limit"?}`."""
+        names = ("complexity_budget", "query_complexity_limit", "minute_rate_limit", "concurrency_limit")
+        for name in names:
             if name in body:
                 setattr(sandbox.settings, name, int(body[name]))
-        return {
-            "complexity_budget": sandbox.settings.complexity_budget,
-            "query_complexity_limit": sandbox.settings.query_complexity_limit,
-        }
+        return {name: getattr(sandbox.settings, name) for name in names}
 
     return router

@@ -15,6 +15,10 @@ So `items_page(limit: 500) { items { id column_values { id text value } } }` cos
 default) that resets 60 s after the first call of a window; app tokens have separate read and write
 buckets. A query that does not fit answers HTTP 429 `COMPLEXITY_BUDGET_EXHAUSTED` with
 `retry_in_seconds` and `Retry-After`.
+
+Besides complexity, each token's requests are counted per minute (`RequestCounter`, same window
+rule) and its in-flight requests are counted, for the `minuteRate` and `concurrency` entries of the
+`RateLimit` headers; those two limits are reported, not enforced.
 """
 
 from __future__ import annotations
@@ -189,3 +193,39 @@ class BudgetBook:
     def clear(self) -> None:
         with self._lock:
             self._buckets.clear()
+
+
+@dataclass
+class RequestReport:
+    """One token's request count in its current minute window."""
+
+    limit: int
+    count: int
+    reset_in_x_seconds: int
+
+    @property
+    def remaining(self) -> int:
+        return max(self.limit - self.count, 0)
+
+
+class RequestCounter:
+    """Requests per token per minute: a counter whose 60-second window starts at the first call."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._windows: dict[str, tuple[float, int]] = {}  # key -> (window start, requests)
+
+    def count(self, key: str, limit: int) -> RequestReport:
+        now = self.clock.timestamp()
+        with self._lock:
+            start, count = self._windows.get(key, (now, 0))
+            if now - start >= WINDOW_SECONDS:
+                start, count = now, 0
+            count += 1
+            self._windows[key] = (start, count)
+        return RequestReport(limit, count, max(1, math.ceil(start + WINDOW_SECONDS - now)))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._windows.clear()

@@ -15,6 +15,11 @@ class SandboxSettings:
     """Complexity points per token per minute (personal tokens; app tokens get this per read/write)."""
     query_complexity_limit: int = 5_000_000
     """Largest cost a single query may have."""
+    minute_rate_limit: int = 5_000
+    """Requests per token per minute reported in the `minuteRate` RateLimit entry (Enterprise's
+    figure; reported, not enforced)."""
+    concurrency_limit: int = 250
+    """Concurrent requests reported in the `concurrency` RateLimit entry (reported, not enforced)."""
     oauth_client_id: str = "sandbox-client-id"
     oauth_client_secret: str = "sandbox-client-secret"  # noqa: S105 - a fixed sandbox value, not a secret
     signing_secret: str = "sandbox-signing-secret-for-local-webhooks"  # noqa: S105

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +22,7 @@ from graphql import (
 )
 from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 
-from monday_sandbox.complexity import BudgetBook, BudgetReport, query_cost
+from monday_sandbox.complexity import BudgetBook, BudgetReport, RequestCounter, RequestReport, query_cost
 from monday_sandbox.context import RequestContext
 from monday_sandbox.errors import RequestRejectedError, SandboxError
 from monday_sandbox.executor import Executor
@@ -118,6 +119,10 @@ class GraphQLService:
         self.documents = DocumentCache(self.schema)
         self.cursors = CursorStore(sandbox.clock)
         self.budgets = BudgetBook(sandbox.clock)
+        self.requests = RequestCounter(sandbox.clock)
+        self.in_flight = 0
+        """Requests inside `run` (waiting for the sandbox lock or running): the account's concurrency."""
+        self._flight_lock = threading.Lock()
         resolvers = build_query_resolvers()
         resolvers["Mutation"] = build_mutation_resolvers()
         interface = self.schema.type_map["ColumnValue"]
@@ -177,8 +182,15 @@ class GraphQLService:
         operation: OperationDefinitionNode,
         raw_variables: dict[str, Any],
     ) -> Answer:
-        with self.sandbox.lock:
-            return self._run(token, version, compiled, operation, raw_variables)
+        with self._flight_lock:
+            self.in_flight += 1
+        try:
+            requests = self.requests.count(token.value, self.sandbox.settings.minute_rate_limit)
+            with self.sandbox.lock:
+                return self._run(token, version, compiled, operation, raw_variables, requests)
+        finally:
+            with self._flight_lock:
+                self.in_flight -= 1
 
     def _run(
         self,
@@ -187,6 +199,7 @@ class GraphQLService:
         compiled: CompiledDocument,
         operation: OperationDefinitionNode,
         raw_variables: dict[str, Any],
+        requests: RequestReport,
     ) -> Answer:
         coerced = get_variable_values(self.schema, operation.variable_definitions or (), raw_variables)
         if isinstance(coerced, list):
@@ -221,7 +234,7 @@ class GraphQLService:
         except SandboxError as err:
             retry = int(err.extra_extensions.get("retry_in_seconds", 60))
             peek = self.budgets.peek(bucket, budget)
-            headers = {"Retry-After": str(retry), **rate_limit_headers(peek)}
+            headers = {"Retry-After": str(retry), **self.rate_limit_headers(peek, requests)}
             return Answer(
                 429,
                 {
@@ -256,7 +269,10 @@ class GraphQLService:
         if errors:
             body["errors"] = errors
         body["extensions"] = {"request_id": str(uuid.uuid4())}
-        return Answer(200, body, rate_limit_headers(report))
+        return Answer(200, body, self.rate_limit_headers(report, requests))
+
+    def rate_limit_headers(self, report: BudgetReport, requests: RequestReport) -> dict[str, str]:
+        return rate_limit_headers(report, requests, self.sandbox.settings.concurrency_limit, self.in_flight)
 
     def _check_locks(
         self, token: Token, operation: OperationDefinitionNode, variables: VariableValues
@@ -283,10 +299,28 @@ class GraphQLService:
                 )
 
 
-def rate_limit_headers(report: BudgetReport) -> dict[str, str]:
+def rate_limit_headers(
+    report: BudgetReport, requests: RequestReport, concurrency_limit: int, in_flight: int
+) -> dict[str, str]:
+    """monday's `RateLimit-Policy` / `RateLimit` headers (API-FACTS §3.3): `minuteRate` (this token's
+    requests this minute), `concurrency` (the limit minus requests in flight, this one included) and
+    `complexityMinute`. `t` appears on the first two only when the limit is exceeded."""
+    minute = f'"minuteRate";r={requests.remaining}'
+    if requests.count > requests.limit:
+        minute += f";t={requests.reset_in_x_seconds}"
+    concurrency = f'"concurrency";r={max(concurrency_limit - in_flight, 0)}'
+    if in_flight > concurrency_limit:
+        concurrency += ";t=1"
     return {
-        "RateLimit-Policy": f'"complexityMinute";q={report.budget};w=60;qu="content-bytes"',
-        "RateLimit": f'"complexityMinute";r={max(report.after, 0)};t={report.reset_in_x_seconds}',
+        "RateLimit-Policy": (
+            f'"minuteRate";q={requests.limit};w=60, '
+            f'"concurrency";q={concurrency_limit};qu="concurrent-requests", '
+            f'"complexityMinute";q={report.budget};w=60;qu="content-bytes"'
+        ),
+        "RateLimit": (
+            f"{minute}, {concurrency}, "
+            f'"complexityMinute";r={max(report.after, 0)};t={report.reset_in_x_seconds}'
+        ),
     }
 
 

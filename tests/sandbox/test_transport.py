@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import httpx
 import pytest
 
+from monday_sandbox.clock import Clock
 from monday_sandbox.model import Board
 from monday_sandbox.server import SandboxServer
+from monday_sandbox.state import Sandbox
 
-from .conftest import TOKEN, data, errors, gql
+from .conftest import APP_TOKEN, TOKEN, data, errors, gql
 
 
 def test_bare_and_bearer_tokens_are_both_accepted(server: SandboxServer) -> None:
@@ -29,7 +34,17 @@ def test_missing_or_wrong_token_is_401(server: SandboxServer, headers: dict[str,
 
 @pytest.mark.parametrize(
     ("sent", "served"),
-    [(None, "2026-10"), ("2026-07", "2026-07"), ("2024-02", "2026-10"), ("2027-01", "2027-01")],
+    [
+        (None, "2026-10"),
+        ("2026-07", "2026-07"),
+        ("2024-02", "2026-10"),  # well-formed but never a version -> Current
+        ("2027-04", "2026-10"),  # a future quarter -> Current
+        ("2027-01", "2027-01"),
+        ("2024-10", "2026-07"),  # deprecated -> Maintenance
+        ("2025-01", "2026-07"),
+        ("2025-07", "2026-07"),
+        ("dev", "2027-01"),  # dev -> the newest version the sandbox knows (the RC)
+    ],
 )
 def test_api_version_header_is_echoed_with_monday_fallbacks(
     client: httpx.Client, sent: str | None, served: str
@@ -39,6 +54,8 @@ def test_api_version_header_is_echoed_with_monday_fallbacks(
     assert response.status_code == 200
     assert response.headers["API-Version"] == served
     assert response.json()["data"]["version"]["value"] == served
+    kinds = {"2026-07": "maintenance", "2026-10": "current", "2027-01": "release_candidate"}
+    assert response.json()["data"]["version"]["kind"] == kinds[served]
 
 
 @pytest.mark.parametrize("bad", ["2023", "latest", "2026-13", "26-10"])
@@ -96,12 +113,12 @@ def test_unmodelled_fields_answer_empty_values_of_the_right_type(client: httpx.C
         {"b": [board.id]},
     )
     (b,) = result["boards"]
-    assert b["views"] is None and b["activity_logs"] is None
+    assert b["views"] == [] and b["activity_logs"] == []  # unmodelled lists answer [], as monday
     assert b["creator"]["account"]["plan"] is None
     assert b["access_level"] == "edit" and isinstance(b["permissions"], str)
     assert result["me"]["photo_url"] is None and result["me"]["is_deleted"] is False
     assert result["account"]["show_timeline_weekends"] is False  # non-null Boolean default
-    assert result["account"]["products"] is None
+    assert result["account"]["products"] == []
 
 
 def test_typename_and_introspection_work(client: httpx.Client) -> None:
@@ -150,6 +167,61 @@ def test_rate_limit_headers_and_complexity_field(client: httpx.Client) -> None:
     assert "complexityMinute" in response.headers["RateLimit-Policy"]
     assert f"r={complexity['after']}" in response.headers["RateLimit"]
     assert response.json()["extensions"]["request_id"]
+
+
+def test_rate_limit_headers_report_minute_rate_concurrency_and_complexity(
+    sandbox: Sandbox, client: httpx.Client, server: SandboxServer, clock: Clock
+) -> None:
+    sandbox.settings.minute_rate_limit = 3
+    first = gql(client, "{ me { id } }")
+    assert first.headers["RateLimit-Policy"] == (
+        '"minuteRate";q=3;w=60, "concurrency";q=250;qu="concurrent-requests", '
+        '"complexityMinute";q=10000000;w=60;qu="content-bytes"'
+    )
+    after = 10_000_000 - int(data(client, "{ complexity { query } }")["complexity"]["query"])
+    assert first.headers["RateLimit"] == (
+        f'"minuteRate";r=2, "concurrency";r=249, "complexityMinute";r={after};t=60'
+    )
+    # counted per token: the app token has its own minute
+    with httpx.Client(base_url=server.url, headers={"Authorization": APP_TOKEN}) as app:
+        answer = app.post("/v2", json={"query": "{ me { id } }"})
+    assert answer.headers["RateLimit"].startswith('"minuteRate";r=2,')
+    clock.advance(10)
+    third = gql(client, "{ me { id } }")
+    assert third.headers["RateLimit"].startswith('"minuteRate";r=0, "concurrency";r=249,')
+    over = gql(client, "{ me { id } }")
+    assert over.headers["RateLimit"].startswith('"minuteRate";r=0;t=50, ')
+    clock.advance(50)  # a new window
+    assert gql(client, "{ me { id } }").headers["RateLimit"].startswith('"minuteRate";r=2, ')
+
+
+def test_concurrency_entry_counts_requests_in_flight(
+    sandbox: Sandbox, client: httpx.Client, server: SandboxServer
+) -> None:
+    sandbox.settings.concurrency_limit = 10
+    service = server.runtime.service
+    results: list[httpx.Response] = []
+
+    def call() -> None:
+        with httpx.Client(base_url=server.url, headers={"Authorization": TOKEN}, timeout=30) as other:
+            results.append(gql(other, "{ me { id } }"))
+
+    with sandbox.lock:  # both requests wait inside the service, in flight
+        threads = [threading.Thread(target=call) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 5
+        while service.in_flight < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert service.in_flight == 2
+    for thread in threads:
+        thread.join(timeout=10)
+    remaining = sorted(
+        int(r.headers["RateLimit"].split('"concurrency";r=')[1].split(",")[0]) for r in results
+    )
+    assert remaining == [8, 9]
+    assert service.in_flight == 0
+    assert '"concurrency";q=10;qu="concurrent-requests"' in results[0].headers["RateLimit-Policy"]
 
 
 def test_operation_name_selects_the_operation(client: httpx.Client) -> None:

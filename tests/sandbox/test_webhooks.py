@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -226,14 +227,46 @@ def test_app_token_webhooks_carry_a_verifiable_jwt(
     sandbox.create_item(board.id, "x")
     receiver.wait_for(1)
     token = receiver.headers[0]["authorization"]
-    claims = jwt.decode(token, sandbox.settings.signing_secret, algorithms=["HS256"], audience=receiver.url)
+    # iat/exp follow the sandbox clock (frozen hours in the past), so check them ourselves
+    unchecked = {"verify_exp": False, "verify_iat": False}
+    claims = jwt.decode(
+        token, sandbox.settings.signing_secret, algorithms=["HS256"], audience=receiver.url, options=unchecked
+    )
     assert claims["accountId"] == sandbox.account.id
     assert claims["userId"] == sandbox.data.tokens[APP_TOKEN].user_id
+    assert claims["iat"] == int(sandbox.clock.timestamp())
     assert claims["exp"] > claims["iat"]
     with pytest.raises(jwt.InvalidSignatureError):
         jwt.decode(
-            token, "a-different-secret-of-the-same-length!!", algorithms=["HS256"], audience=receiver.url
+            token,
+            "a-different-secret-of-the-same-length!!",
+            algorithms=["HS256"],
+            audience=receiver.url,
+            options=unchecked,
         )
+
+
+def test_webhook_jwt_times_follow_the_sandbox_clock(
+    server: SandboxServer, sandbox: Sandbox, clock: Clock, board: Board, receiver: Receiver
+) -> None:
+    when = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
+    clock.set(when)
+    with httpx.Client(base_url=server.url, headers={"Authorization": APP_TOKEN}) as app:
+        hook(app, board, receiver, "create_item")
+    sandbox.create_item(board.id, "x")
+    receiver.wait_for(1)
+    claims = jwt.decode(
+        receiver.headers[0]["authorization"],
+        sandbox.settings.signing_secret,
+        algorithms=["HS256"],
+        audience=receiver.url,
+        options={"verify_exp": False, "verify_iat": False},
+    )
+    assert claims["iat"] == int(when.timestamp())
+    assert claims["exp"] == int(when.timestamp()) + 300
+    token = server.runtime.webhooks.sign(receiver.url, 1, 2)
+    later = jwt.decode(token, options={"verify_signature": False})
+    assert later["iat"] == int(clock.timestamp())
 
 
 def test_delivery_does_not_block_the_mutation(
