@@ -81,15 +81,17 @@ def with_runtime(data_dir: Path | None, work: Callable[[Any], T]) -> T:
 def demo(
     items: Annotated[int, typer.Option(help="Items on the demo board.")] = 2_000,
     subitems: Annotated[int, typer.Option(help="Subitems per item.")] = 2,
-    data_dir: Annotated[Path, typer.Option(help="Where the demo keeps its state and warehouse.")] = Path(
-        ".monday-snowflake/demo"
-    ),
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(help="Where the demo keeps its state and warehouse (default: <data dir>/demo)."),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed for the generated board.")] = 7,
 ) -> None:
     """Replicate a generated monday board (every column type) into the embedded warehouse, then check it."""
     from monday_snowflake.demo import run_demo
 
-    settings = load_settings(data_dir)
+    settings = load_settings()
+    settings = settings.model_copy(update={"data_dir": data_dir or settings.data_dir / "demo"})
     configure_logging(json=settings.log_json, level="WARNING")  # the demo prints its own progress
     with expected_errors():
         ok = run_demo(settings, items=items, subitems=subitems, seed=seed, console=console)
@@ -201,7 +203,9 @@ def integrations_remove(integration: str, data_dir: DataDir = None) -> None:
 @sync_app.command("run")
 def sync_run(
     integration: str,
-    full: Annotated[bool, typer.Option("--full", help="Force a full run.")] = False,
+    full: Annotated[
+        bool, typer.Option("--full", help="Force a full run (every run is full until incremental runs land).")
+    ] = False,
     data_dir: DataDir = None,
 ) -> None:
     """Run an integration now, with a progress bar."""
@@ -249,6 +253,7 @@ def history(
     def work(runtime: Any) -> None:
         found = runtime.store.get_integration(integration)
         table = Table("run", "kind", "status", "started", "seconds", "rows", "rows/s", "error")
+        error_text = "{run.error_class}: {run.error}"
         for run in runtime.store.list_runs(found.id, limit=limit):
             table.add_row(
                 run.id,
@@ -258,7 +263,7 @@ def history(
                 f"{run.duration_seconds:.2f}" if run.duration_seconds is not None else "",
                 str(run.rows_processed),
                 f"{run.throughput:,.0f}" if run.throughput else "",
-                (run.error or "")[:80],
+                error_text.format(run=run)[:100] if run.error else "",
             )
         console.print(table)
 

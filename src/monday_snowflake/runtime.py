@@ -7,6 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from monday_snowflake.errors import TransientError
 from monday_snowflake.monday.client import MondayClient
 from monday_snowflake.settings import Settings, SnowflakeSettings
 from monday_snowflake.snowflake.connection import SnowflakeWarehouse, connect
@@ -25,9 +29,15 @@ class Runtime:
     def __init__(self, settings: Settings, *, migrate: bool = True) -> None:
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        engine = make_engine(settings.resolved_database_url())
-        if migrate:
-            upgrade(engine)
+        url = settings.resolved_database_url()
+        try:
+            engine = make_engine(url)
+            if migrate:
+                upgrade(engine)
+        except SQLAlchemyError as exc:
+            shown = make_url(url).render_as_string(hide_password=True)
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            raise TransientError(f"the state database at {shown} is not reachable: {reason}") from exc
         self.store = Store(engine, load_or_create_key(settings))
 
     def monday_client(self, token: str, api_url: str | None = None) -> MondayClient:

@@ -515,8 +515,14 @@ def test_row_decoder_counts_bad_values_per_column_and_keeps_the_row() -> None:
     bad = item_values(people=cv("people", "Ann", "{broken"), date4=cv("date4", "x", {"date": "2021-02-30"}))
     row = decoder.decode(bad)
     assert row == ["Done", Decimal("42"), None, "{broken", True, [7], [3]]
+    assert decoder.last_unparsed == {
+        "people": {"text": "Ann", "value": "{broken"},
+        "date4": {"text": "x", "value": json.dumps({"date": "2021-02-30"})},
+    }
     decoder.decode(bad)
     assert decoder.warnings == Counter({"people": 2, "date4": 2})
+    decoder.decode(item_values())
+    assert decoder.last_unparsed is None
 
 
 def test_row_decoder_matches_single_codec_decoding() -> None:

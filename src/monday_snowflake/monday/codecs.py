@@ -1,7 +1,7 @@
 """Column value codecs: monday column values in, warehouse-typed Python values out.
 
 One `ColumnCodec` per board column fixes the Snowflake type of that column and turns each monday
-`ColumnValue` (`{"id", "type", "text", "value", ...typed fields}`, `value` being a JSON string) into a
+`ColumnValue` (`{"id", "text", "value", ...typed fields}`, `value` being a JSON string) into a
 plain Python value: `str`, `int`, `Decimal`, `bool`, `date`, naive-UTC `datetime`, or a JSON-able
 list/dict/str for VARIANT. `RowDecoder` applies the codecs of a whole board to one item at a time.
 
@@ -72,7 +72,7 @@ from monday_snowflake.model.board import ColumnSpec
 # because they know which typed fields they read: only those whose `value`/`text` are null by design
 # (connect boards, dependency, mirror, formula) or whose text format is undocumented (timestamps).
 COLUMN_VALUE_SELECTION = (
-    "id type text value"
+    "id text value"
     " ... on BoardRelationValue { linked_item_ids }"
     " ... on DependencyValue { linked_item_ids }"
     " ... on MirrorValue { display_value }"
@@ -736,12 +736,28 @@ class RowDecoder:
         self._index = {codec.column_id: i for i, codec in enumerate(self.codecs)}
         self._parsers = [codec.parse for codec in self.codecs]
         self._reads_value = [codec.reads_value for codec in self.codecs]
+        self.last_unparsed: dict[str, Any] | None = None
+
+    def _fallback(self, i: int, cv: Mapping[str, Any]) -> Any:
+        """Decode one cell the slow, careful way, keeping its raw form if its shape was unexpected."""
+        codec = self.codecs[i]
+        before = self.warnings[codec.column_id]
+        value = codec.decode(cv, self.warnings)
+        if self.warnings[codec.column_id] != before:
+            if self.last_unparsed is None:
+                self.last_unparsed = {}
+            self.last_unparsed[codec.column_id] = {"text": cv.get("text"), "value": cv.get("value")}
+        return value
 
     def decode(self, column_values: Sequence[Mapping[str, Any]]) -> list[Any]:
         """One item's `column_values` as a row. Columns absent from the input are None.
 
+        The raw text and value of each cell in an unexpected shape are left in `last_unparsed`
+        (column id -> {"text", "value"}), None when the row had none, so nothing is lost.
+
         Every JSON `value` of the item is parsed in one call: on this path the per-call overhead of
         the json module costs more than the parsing itself. Any doubt falls back to one call per cell."""
+        self.last_unparsed = None
         row: list[Any] = [None] * len(self.codecs)
         index, parsers, reads_value = self._index, self._parsers, self._reads_value
         pending: list[int] = []
@@ -762,7 +778,7 @@ class RowDecoder:
             try:
                 row[i] = parsers[i](cv, value)
             except Exception:
-                row[i] = self.codecs[i].decode(cv, self.warnings)
+                row[i] = self._fallback(i, cv)
         if not pending:
             return row
         values: list[Any] | None = None
@@ -775,13 +791,13 @@ class RowDecoder:
                 values = parsed
         if values is None:
             for i, cv in zip(pending, pending_cvs, strict=True):
-                row[i] = self.codecs[i].decode(cv, self.warnings)
+                row[i] = self._fallback(i, cv)
             return row
         for i, cv, value in zip(pending, pending_cvs, values, strict=True):
             try:
                 row[i] = parsers[i](cv, value)
             except Exception:
-                row[i] = self.codecs[i].decode(cv, self.warnings)
+                row[i] = self._fallback(i, cv)
         return row
 
 

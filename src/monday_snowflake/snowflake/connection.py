@@ -125,9 +125,11 @@ def connect(
 
     cleaner: StageCleaner | None = None
     address: tuple[str, int] | None = None
+    served_here = False
     if settings.mode == "embedded":
         embedded = EmbeddedWarehouse(data_dir)
         address = embedded.ensure_running()
+        served_here = embedded.is_served_here()
         info = embedded.read_info()
         cleaner = _embedded_stage_cleaner(Path(info.stage_root) if info else embedded.stage_root)
     params = build_connect_kwargs(settings, credentials, embedded_address=address)
@@ -137,7 +139,11 @@ def connect(
         raise classify_error(exc) from exc
     is_embedded = settings.mode == "embedded"
     return SnowflakeWarehouse(
-        conn, stage_cleaner=cleaner, merge_in_transaction=not is_embedded, embedded_name_rules=is_embedded
+        conn,
+        stage_cleaner=cleaner,
+        merge_in_transaction=not is_embedded,
+        embedded_name_rules=is_embedded,
+        runs_in_this_process=served_here,
     )
 
 

@@ -82,6 +82,7 @@ class SnowflakeWarehouse:
         stage_cleaner: Callable[[str], None] | None = None,
         merge_in_transaction: bool = True,
         embedded_name_rules: bool = False,
+        runs_in_this_process: bool = False,
     ) -> None:
         self._conn = connection
         self._stage_cleaner = stage_cleaner
@@ -90,6 +91,9 @@ class SnowflakeWarehouse:
         self.embedded_name_rules = embedded_name_rules
         """True on the embedded warehouse, which cannot take every quoted name: fakesnow splices names into
         its own bookkeeping SQL unescaped (a `'` breaks it) and reads `$word` anywhere as a variable."""
+        self.stages_alongside_caller = not runs_in_this_process
+        """Whether staging files while the caller keeps working is a gain: not when the warehouse is the
+        embedded one served by this very process, whose work would compete with the caller's for the GIL."""
         self._ensured_schemas: set[tuple[str, str]] = set()
 
     @property

@@ -24,6 +24,7 @@ METADATA_COLUMN_NAMES = (
     "CREATED_AT",
     "UPDATED_AT",
     "_SYNCED_AT",
+    "_UNPARSED",
 )
 
 # Between a colliding name and the column-id suffix that tells it apart. Sanitised text never holds two

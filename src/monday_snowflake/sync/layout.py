@@ -27,6 +27,7 @@ METADATA_COLUMNS: tuple[WarehouseColumn, ...] = (
     WarehouseColumn("CREATED_AT", "TIMESTAMP_NTZ"),
     WarehouseColumn("UPDATED_AT", "TIMESTAMP_NTZ"),
     WarehouseColumn("_SYNCED_AT", "TIMESTAMP_NTZ"),
+    WarehouseColumn("_UNPARSED", "VARIANT"),  # raw cells whose shape the decoders did not expect
 )
 _RESERVED = frozenset(c.name for c in METADATA_COLUMNS)
 _TIMESTAMP = "TIMESTAMP_NTZ"
@@ -84,8 +85,10 @@ class TableLayout:
     def row(self, item: Mapping[str, Any], synced_at: datetime) -> list[Any]:
         """One warehouse row for one monday item, in `columns` order."""
         item_id, name, group_id, group_title, created_at, updated_at = decode_item_metadata(item)
-        row: list[Any] = [item_id, name, group_id, group_title, created_at, updated_at, synced_at]
-        row.extend(self.decoder.decode(item.get("column_values") or ()))
+        decoded = self.decoder.decode(item.get("column_values") or ())
+        unparsed = self.decoder.last_unparsed
+        row: list[Any] = [item_id, name, group_id, group_title, created_at, updated_at, synced_at, unparsed]
+        row.extend(decoded)
         for position in self._date_positions:
             if type(row[position]) is datetime:
                 self._timed.add(position)

@@ -2,10 +2,12 @@
 
 Lock the integration, page through the board (the client fetches one page ahead), decode each
 item into a row and stream rows into CSV files. Each finished file is staged (PUT, COPY into a
-staging table) on a second thread while later pages are still being read, so the warehouse works
-while we decode. Then one transaction de-duplicates, MERGEs and deletes rows whose items left the
-board. If staging hits a transient error, the whole load is retried from the files on disk with
-backoff. The run and its subtasks (fetch, load, merge) are recorded whatever happens.
+staging table) on a second thread while later pages are still being read, so a remote warehouse
+works while we decode (not the embedded one served by this process: it would only compete for
+the GIL, so there the files are staged after the fetch). Then one transaction de-duplicates,
+MERGEs and deletes rows whose items left the board. If staging hits a transient error, the whole
+load is retried from the files on disk with backoff. The run and its subtasks (fetch, load,
+merge) are recorded whatever happens.
 """
 
 from __future__ import annotations
@@ -179,7 +181,7 @@ class _Run:
             stack.callback(lambda: self.warehouse_thread.submit(warehouse.close).result())
             load = warehouse.begin_load(layout.table, layout.columns, layout.key, run_id=self.run_id)
             stack.callback(lambda: self.warehouse_thread.submit(load.close).result())
-            staging = _Staging(self, load)
+            staging = _Staging(self, load, alongside=warehouse.stages_alongside_caller)
         except TransientError as exc:  # the warehouse is not reachable yet: stage after the fetch
             log.warning("warehouse not reachable, loading after the fetch", error=str(exc))
 
@@ -204,7 +206,12 @@ class _Run:
         self, client: MondayClient, layout: TableLayout, expected: int | None, staging: _Staging | None
     ) -> None:
         synced_at = datetime.now(UTC).replace(tzinfo=None)
-        max_bytes = min(self.settings.csv_max_bytes, PIPELINE_FILE_BYTES)
+        alongside = staging is not None and staging.alongside
+        max_bytes = (
+            min(self.settings.csv_max_bytes, PIPELINE_FILE_BYTES)
+            if alongside
+            else self.settings.csv_max_bytes
+        )
         writer = CsvBatchWriter(self.blobs, self.run_id, layout.columns, max_bytes)
         renew_every = self.settings.lock_ttl_seconds / 3
         last_renewal = time.monotonic()
@@ -213,8 +220,8 @@ class _Run:
                 for item in page:
                     writer.write_row(layout.row(item, synced_at))
                 self.items += len(page)
-                if staging is not None:
-                    staging.submit(writer.take_finished())
+                if alongside:
+                    staging.submit(writer.take_finished())  # type: ignore[union-attr]
                 if self.progress:
                     self.progress(self.items, expected)
                 if time.monotonic() - last_renewal > renew_every:
@@ -285,11 +292,12 @@ class _Run:
 
 
 class _Staging:
-    """Stages finished CSV files on the warehouse thread while the fetch goes on."""
+    """Stages finished CSV files on the warehouse thread, while the fetch goes on when `alongside`."""
 
-    def __init__(self, run: _Run, load: StagedLoad) -> None:
+    def __init__(self, run: _Run, load: StagedLoad, *, alongside: bool) -> None:
         self._run = run
         self._load = load
+        self.alongside = alongside
         self._pending: list[Awaitable[Any]] = []
 
     def submit(self, files: list[Path]) -> None:

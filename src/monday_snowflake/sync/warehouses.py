@@ -22,6 +22,9 @@ class StagedLoad(Protocol):
 class Warehouse(Protocol):
     """A warehouse session: table DDL, loads and queries."""
 
+    stages_alongside_caller: bool
+    """Whether files should be staged while the caller still writes more (see `begin_load`)."""
+
     def ensure_table(self, table: TableRef, columns: Sequence[WarehouseColumn], key: str) -> Any: ...
 
     def table_columns(self, table: TableRef) -> dict[str, str]: ...
