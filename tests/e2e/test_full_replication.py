@@ -18,7 +18,7 @@ from monday_snowflake.model import Integration
 from monday_snowflake.runtime import Runtime
 from monday_snowflake.snowflake.naming import quote_identifier
 from monday_snowflake.sync.layout import plan_table
-from monday_snowflake.sync.replicate import ReplicationResult
+from monday_snowflake.sync.replicate import BoardReplicator, ReplicationResult
 from monday_snowflake.sync.verify import Comparison, compare_board_and_table
 
 
@@ -263,3 +263,38 @@ def test_unreachable_warehouse_fails_the_run_clearly_after_retries(runtime: Runt
     assert run.error_class == "transient"
     assert "pw" not in (run.error or "").split()
     assert "Traceback" not in str(caught.value)
+
+
+def test_a_transient_failure_while_staging_loads_again_from_the_files(
+    runtime: Runtime, served: Served
+) -> None:
+    integration = add(runtime, served)
+    blips: list[str] = []
+
+    def flaky_warehouse(connection_id: str) -> Any:
+        """The real warehouse, whose first load fails to stage its first file, as a network blip would."""
+        warehouse = runtime.open_warehouse(connection_id)
+        if not blips:
+            begin_load = warehouse.begin_load
+
+            def failing_begin_load(*args: Any, **kwargs: Any) -> Any:
+                load = begin_load(*args, **kwargs)
+
+                def add_file(path: Any) -> None:
+                    blips.append(str(path))
+                    raise TransientError("connection reset while staging")
+
+                load.add_file = add_file  # type: ignore[method-assign]
+                return load
+
+            warehouse.begin_load = failing_begin_load  # type: ignore[method-assign]
+        return warehouse
+
+    replicator = BoardReplicator(runtime.settings, runtime.store, runtime.monday_client, flaky_warehouse)
+    result = asyncio.run(replicator.replicate(integration.id))
+
+    assert blips, "the fault was not injected"
+    assert result.items == len(served.sandbox.active_items(served.board)) == result.inserted
+    assert compare(runtime, integration, served).ok
+    (run,) = runtime.store.list_runs(integration.id)
+    assert run.status == "COMPLETED"

@@ -49,8 +49,9 @@ T = TypeVar("T")
 Progress = Callable[[int, int | None], None]
 """Called with (items done, items expected or None) as pages arrive."""
 
-# Files are staged while the board is still being read; smaller files start that sooner.
-PIPELINE_FILE_BYTES = 16_000_000
+# Staged files are kept small: a remote warehouse can start on them while the board is still being
+# read, and a PUT holds a file in memory, so memory stays flat however big the board is.
+STAGED_FILE_BYTES = 16_000_000
 
 
 class MondayOpener(Protocol):
@@ -207,11 +208,7 @@ class _Run:
     ) -> None:
         synced_at = datetime.now(UTC).replace(tzinfo=None)
         alongside = staging is not None and staging.alongside
-        max_bytes = (
-            min(self.settings.csv_max_bytes, PIPELINE_FILE_BYTES)
-            if alongside
-            else self.settings.csv_max_bytes
-        )
+        max_bytes = min(self.settings.csv_max_bytes, STAGED_FILE_BYTES)
         writer = CsvBatchWriter(self.blobs, self.run_id, layout.columns, max_bytes)
         renew_every = self.settings.lock_ttl_seconds / 3
         last_renewal = time.monotonic()
