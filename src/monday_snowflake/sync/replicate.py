@@ -193,13 +193,13 @@ class _Run:
 
         self._begin("load")
         self.store.check_lock(integration.id, self.lock_token)
+        if staging is None:
+            return layout, await self._load_from_files(layout)
         try:
-            if staging is None:
-                raise TransientError("the warehouse was not reachable during the fetch")
             await staging.drain()
             result = await self._in_warehouse_thread(lambda: self._merge(warehouse, load, layout))
         except TransientError as exc:
-            log.warning("pipelined load failed; loading again from the files", error=str(exc))
+            log.warning("staged load failed; loading again from the files", error=str(exc))
             result = await self._load_from_files(layout)
         return layout, result
 
