@@ -589,3 +589,28 @@ def run_in_threads(count: int, target: Callable[[int], Any]) -> list[BaseExcepti
     for thread in threads:
         thread.join(timeout=60)
     return errors
+
+
+def test_deleting_an_integration_removes_connections_only_it_used(store: Store) -> None:
+    first = make_integration(store, name="orders")
+    second = store.create_integration(
+        account_id=first.account_id,
+        name="orders-copy",
+        board_id="42",
+        monday_connection_id=first.monday_connection_id,  # shared
+        snowflake_connection_id=store.create_connection(
+            first.account_id, "snowflake", "s-copy", {"account": "a"}, {"token": "s2"}
+        ).id,
+        target_database="MONDAY",
+        target_schema="PUBLIC",
+    )
+
+    store.delete_integration(first.id)
+    store.get_connection(first.monday_connection_id)  # still used by the second integration
+    with pytest.raises(NotFoundError):
+        store.get_connection(first.snowflake_connection_id)
+
+    store.delete_integration(second.id)
+    assert store.list_connections(first.account_id) == []
+    # the names are free again, so the same integration can be added anew
+    make_integration(store, account_id=first.account_id, name="orders")

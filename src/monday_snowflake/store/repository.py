@@ -283,9 +283,21 @@ class Store(RunHistory):
             return [_integration(r) for r in session.scalars(stmt)]
 
     def delete_integration(self, id_or_name: str, account_id: str | None = None) -> None:
-        """Remove an integration with its run history and lock."""
+        """Remove an integration with its run history and lock, and its connections unless another
+        integration still uses them (credentials nobody uses should not linger)."""
         with self._write() as session:
-            session.delete(find_integration(session, id_or_name, account_id))
+            row = find_integration(session, id_or_name, account_id)
+            connection_ids = {row.monday_connection_id, row.snowflake_connection_id}
+            session.delete(row)
+            session.flush()
+            for connection_id in connection_ids:
+                users = select(IntegrationRow.id).where(
+                    (IntegrationRow.monday_connection_id == connection_id)
+                    | (IntegrationRow.snowflake_connection_id == connection_id)
+                )
+                if session.scalars(users).first() is None:
+                    unused = one_row(session, ConnectionRow, connection_id, row.account_id, "connection")
+                    session.delete(unused)
 
     def set_last_success(
         self, integration_id: str, started_at: datetime, account_id: str | None = None
