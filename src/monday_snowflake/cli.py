@@ -79,7 +79,7 @@ def with_runtime(data_dir: Path | None, work: Callable[[Any], T]) -> T:
 
 @app.command()
 def demo(
-    items: Annotated[int, typer.Option(help="Items on the demo board.")] = 2_000,
+    items: Annotated[int, typer.Option(help="Items on the demo board.")] = 10_000,
     subitems: Annotated[int, typer.Option(help="Subitems per item.")] = 2,
     data_dir: Annotated[
         Path | None,

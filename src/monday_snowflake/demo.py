@@ -75,6 +75,12 @@ def run_demo(settings: Settings, *, items: int, subitems: int, seed: int, consol
     console.print(f"  table              {table}")
     console.print(f"  seconds            {seconds:.2f}")
     console.print(f"  items/s            {result.items / seconds:,.0f}")
+    fetch = result.phases.get("fetch_decode_write", 0.0)
+    load = sum(v for k, v in result.phases.items() if k != "fetch_decode_write")
+    console.print(
+        f"  of which           {fetch:.2f} s reading the board (sandbox, same process), {load:.2f} s loading",
+        soft_wrap=True,
+    )
     if comparison.ok:
         console.print(
             f"  check              [green]table equals the board[/] ({comparison.table_rows:,} rows)"

@@ -71,6 +71,8 @@ class ReplicationResult:
     deleted: int
     seconds: float
     warnings: dict[str, int] = field(default_factory=dict)
+    phases: dict[str, float] = field(default_factory=dict)
+    """Seconds per step: fetch_decode_write, then the load's put, copy, dedup, merge."""
 
     @property
     def items_per_second(self) -> float:
@@ -150,17 +152,18 @@ class _Run:
             raise
         seconds = time.perf_counter() - started
         warnings = dict(layout.decoder.warnings)
+        phases = {**self.phases, **result.seconds}
         self.store.finish_run(
             self.run_id, "COMPLETED", rows_processed=self.items, rows_failed=0,
             metrics={"inserted": result.inserted, "updated": result.updated, "deleted": result.deleted,
                      "duplicates_dropped": result.duplicates_dropped, "warnings": warnings,
                      "table": f"{layout.table.database}.{layout.table.schema}.{layout.table.name}",
-                     "phases": {**self.phases, **result.seconds}},
+                     "phases": phases},
         )  # fmt: skip
         self.store.set_last_success(self.integration.id, started_at)
         outcome = ReplicationResult(
             self.run_id, self.integration.id, layout.table, self.items, result.inserted, result.updated,
-            result.deleted, seconds, warnings,
+            result.deleted, seconds, warnings, phases,
         )  # fmt: skip
         log.info("run completed", run_id=self.run_id, items=self.items, seconds=round(seconds, 3),
                  items_per_second=round(outcome.items_per_second))  # fmt: skip
