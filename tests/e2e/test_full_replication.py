@@ -229,7 +229,6 @@ def test_hostile_board_and_column_names_become_quoted_identifiers(runtime: Runti
 def test_unreachable_warehouse_fails_the_run_clearly_after_retries(runtime: Runtime, served: Served) -> None:
     integration = add(runtime, served)
     config = runtime.store.get_connection(integration.snowflake_connection_id).config
-    runtime.store.delete_integration(integration.id)
     broken = runtime.store.create_connection(
         integration.account_id,
         "snowflake",
