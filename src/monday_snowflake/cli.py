@@ -136,10 +136,17 @@ def integrations_add(
         str | None, typer.Option(help="Comma-separated column ids to copy (default: all).")
     ] = None,
     primary_key: Annotated[str, typer.Option(help="Key column: item_id or a column id.")] = "item_id",
+    keep_labels: Annotated[
+        bool, typer.Option("--keep-labels", help="Email and link columns as VARIANT with their labels.")
+    ] = False,
+    keep_dropdown_ids: Annotated[
+        bool, typer.Option("--keep-dropdown-ids", help="Dropdown columns as VARIANT with label ids.")
+    ] = False,
     data_dir: DataDir = None,
 ) -> None:
     """Create an integration that replicates one board into one table."""
     from monday_snowflake.integrations import create_integration
+    from monday_snowflake.model import IntegrationOptions
 
     def work(runtime: Any) -> None:
         integration = create_integration(
@@ -153,6 +160,7 @@ def integrations_add(
             schema=schema,
             column_ids=[c.strip() for c in columns.split(",") if c.strip()] if columns else None,
             primary_key=primary_key,
+            options=IntegrationOptions(keep_dropdown_ids=keep_dropdown_ids, keep_labels=keep_labels),
         )
         console.print(f"created integration [bold]{integration.name}[/] ({integration.id})")
 

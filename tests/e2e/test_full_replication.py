@@ -14,7 +14,7 @@ from tests.e2e.conftest import TOKEN, Served
 
 from monday_snowflake.errors import AlreadyRunningError, AuthenticationError, NotFoundError, TransientError
 from monday_snowflake.integrations import create_integration
-from monday_snowflake.model import Integration
+from monday_snowflake.model import Integration, IntegrationOptions
 from monday_snowflake.runtime import Runtime
 from monday_snowflake.snowflake.naming import quote_identifier
 from monday_snowflake.sync.layout import plan_table
@@ -297,3 +297,25 @@ def test_a_transient_failure_while_staging_loads_again_from_the_files(
     assert compare(runtime, integration, served).ok
     (run,) = runtime.store.list_runs(integration.id)
     assert run.status == "COMPLETED"
+
+
+def test_kept_labels_land_beside_email_addresses(runtime: Runtime, served: Served) -> None:
+    integration = add(runtime, served, options=IntegrationOptions(keep_labels=True))
+    result = replicate(runtime, integration)
+    assert compare(runtime, integration, served).ok
+    email = next(c for c in served.board.columns.values() if c.type == "email")
+    names = {
+        m.source.id: m.target.name
+        for m in plan_table(integration, asyncio.run(_board_spec(runtime, served))).mapped
+    }
+    rows = {row["ITEM_ID"]: row for row in table_rows(runtime, result)}
+    checked = 0
+    for item in served.sandbox.active_items(served.board):
+        stored = item.values.get(email.id)
+        cell = rows[item.id][names[email.id]]
+        if stored:
+            assert json.loads(cell) == {"email": stored["email"], "label": stored.get("text") or None}
+            checked += 1
+        else:
+            assert cell is None
+    assert checked > 0

@@ -146,6 +146,21 @@ def test_phone_keeps_the_number() -> None:
     )
 
 
+def test_email_and_link_keep_their_labels_in_a_variant_when_asked() -> None:
+    email = codec("email", keep_labels=True)
+    link = codec("link", keep_labels=True)
+    assert email.sql_type == link.sql_type == "VARIANT"
+    email_value = json.dumps({"email": "a@b.com", "text": "Sales, EMEA"})
+    assert email.decode(cv("c", "Sales, EMEA", email_value)) == {"email": "a@b.com", "label": "Sales, EMEA"}
+    link_value = json.dumps({"url": "https://x.example", "text": ""})
+    assert link.decode(cv("c", "https://x.example", link_value)) == {
+        "url": "https://x.example",
+        "label": None,
+    }
+    assert email.decode(cv("c", "", None)) is None
+    assert codec("text", keep_labels=True).sql_type == "VARCHAR"
+
+
 def test_link_keeps_the_url() -> None:
     assert decode("link", "go - https://monday.com", {"url": "https://monday.com", "text": "go"}) == (
         "https://monday.com"

@@ -20,6 +20,7 @@ class IntegrationOptions:
 
     include_subitems: bool = False
     keep_dropdown_ids: bool = False
+    keep_labels: bool = False  # email and link columns become VARIANT {"email"|"url", "label"}
     on_delete: Literal["delete", "soft_delete"] = "delete"
 
 

@@ -9,6 +9,7 @@ Type table (monday type -> Snowflake type -> Python value):
 
     text, long_text, phone        VARCHAR        the text
     email / link                  VARCHAR        the address / the url (labels are dropped)
+      ... with keep_labels        VARIANT        {"email": ..., "label": ...} / {"url": ..., "label": ...}
     status                        VARCHAR        the label
     dropdown                      VARCHAR        labels joined with ", " (monday's own text)
       ... with keep_dropdown_ids  VARIANT        {"ids": [1, 3], "labels": ["A", "B"]}
@@ -694,7 +695,23 @@ _FIXED: dict[str, tuple[str, Parser, bool]] = {
 }
 
 
-def codec_for(column: ColumnSpec, *, keep_dropdown_ids: bool = False) -> ColumnCodec | None:
+def _labelled_address_parser(key: str) -> Parser:
+    """VARIANT {key: address, "label": label} for email and link columns whose labels are kept."""
+    address = _field_parser(key)
+
+    def parse(cv: Mapping[str, Any], value: Any) -> dict[str, Any] | None:
+        found = address(cv, value)
+        if found is None:
+            return None
+        label = value.get("text") if type(value) is dict else None
+        return {key: found, "label": label if label else None}
+
+    return parse
+
+
+def codec_for(
+    column: ColumnSpec, *, keep_dropdown_ids: bool = False, keep_labels: bool = False
+) -> ColumnCodec | None:
     """The codec of one board column, or None for a column that is not copied (button)."""
     kind = normalise_type(column.type)
     if kind in SKIPPED_TYPES:
@@ -707,6 +724,8 @@ def codec_for(column: ColumnSpec, *, keep_dropdown_ids: bool = False) -> ColumnC
         sql_type, parse, reads_value = VARIANT, _dropdown_ids_parser(settings), True
     elif kind == "dropdown":
         sql_type, parse = VARCHAR, _labelled_parser(settings, many=True)
+    elif kind in ("email", "link") and keep_labels:
+        sql_type, parse, reads_value = VARIANT, _labelled_address_parser(_ADDRESS_KEYS[kind]), True
     elif kind == "date":
         with_time = bool(settings.get("include_time"))
         sql_type, parse, reads_value = (
@@ -722,13 +741,20 @@ def codec_for(column: ColumnSpec, *, keep_dropdown_ids: bool = False) -> ColumnC
     return ColumnCodec(column.id, kind, sql_type, parse, fallback, reads_value)
 
 
+_ADDRESS_KEYS = {"email": "email", "link": "url"}
+
+
 class RowDecoder:
     """Decodes the column values of one board's items into rows ordered as `warehouse_columns`.
 
     Unexpected shapes are counted per column id in `warnings` (see the module docstring)."""
 
-    def __init__(self, columns: Sequence[ColumnSpec], *, keep_dropdown_ids: bool = False) -> None:
-        pairs = [(c, codec_for(c, keep_dropdown_ids=keep_dropdown_ids)) for c in columns]
+    def __init__(
+        self, columns: Sequence[ColumnSpec], *, keep_dropdown_ids: bool = False, keep_labels: bool = False
+    ) -> None:
+        pairs = [
+            (c, codec_for(c, keep_dropdown_ids=keep_dropdown_ids, keep_labels=keep_labels)) for c in columns
+        ]
         kept = [(column, codec) for column, codec in pairs if codec is not None]
         self.codecs: list[ColumnCodec] = [codec for _, codec in kept]
         self.warehouse_columns: list[tuple[ColumnSpec, str]] = [(c, codec.sql_type) for c, codec in kept]

@@ -111,7 +111,8 @@ def plan_table(integration: Integration, board: BoardSpec) -> TableLayout:
     else:
         chosen = list(board.columns)
         explicit = {}
-    decoder = RowDecoder(chosen, keep_dropdown_ids=integration.options.keep_dropdown_ids)
+    options = integration.options
+    decoder = RowDecoder(chosen, keep_dropdown_ids=options.keep_dropdown_ids, keep_labels=options.keep_labels)
     kept = [col for col, _ in decoder.warehouse_columns]
     derived = column_names(kept, reserved=_RESERVED | set(explicit.values()))
     mapped = tuple(
