@@ -195,7 +195,7 @@ def integrations_show(integration: str, data_dir: DataDir = None) -> None:
 
 @integrations_app.command("remove")
 def integrations_remove(integration: str, data_dir: DataDir = None) -> None:
-    """Remove an integration and its run history (the warehouse table is kept)."""
+    """Remove an integration, its run history and the credentials only it used (the table is kept)."""
 
     def work(runtime: Any) -> None:
         found = runtime.store.get_integration(integration)
