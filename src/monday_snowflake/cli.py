@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from collections.abc import Callable, Iterator
@@ -13,11 +12,11 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from monday_snowflake.errors import MondaySnowflakeError
 from monday_snowflake.logs import configure_logging
+from monday_snowflake.progress import replicate_with_progress
 from monday_snowflake.settings import Settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
@@ -219,7 +218,7 @@ def sync_run(
     """Run an integration now, with a progress bar."""
 
     def work(runtime: Any) -> None:
-        result = run_with_progress(runtime, integration)
+        result = replicate_with_progress(runtime, integration, console=err_console)
         console.print(
             f"[green]done[/]: {result.items} items -> {result.table.database}.{result.table.schema}."
             f"{result.table.name} in {result.seconds:.2f} s ({result.items_per_second:,.0f} items/s); "
@@ -231,23 +230,6 @@ def sync_run(
             )
 
     with_runtime(data_dir, work)
-
-
-def run_with_progress(runtime: Any, integration: str) -> Any:
-    with Progress(
-        TextColumn("[bold]replicating"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=True,
-    ) as bar:
-        task = bar.add_task("items", total=None)
-
-        def progress(done: int, expected: int | None) -> None:
-            bar.update(task, completed=done, total=expected)
-
-        return asyncio.run(runtime.replicator().replicate(integration, progress=progress))
 
 
 @app.command()

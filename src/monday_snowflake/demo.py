@@ -7,10 +7,10 @@ import asyncio
 import time
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from monday_snowflake.errors import NotFoundError
 from monday_snowflake.integrations import create_integration
+from monday_snowflake.progress import replicate_with_progress
 from monday_snowflake.runtime import Runtime
 from monday_snowflake.settings import Settings
 from monday_snowflake.sync.layout import plan_table
@@ -48,20 +48,7 @@ def run_demo(settings: Settings, *, items: int, subitems: int, seed: int, consol
 
             console.print("[bold]3/4[/] replicating")
             started = time.perf_counter()
-            with Progress(
-                TextColumn("    items"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=console,
-                transient=True,
-            ) as bar:
-                task = bar.add_task("items", total=items)
-
-                def progress(done: int, expected: int | None) -> None:
-                    bar.update(task, completed=done, total=expected or items)
-
-                result = asyncio.run(runtime.replicator().replicate(integration.id, progress=progress))
+            result = replicate_with_progress(runtime, integration.id, console=console, label="    items")
             seconds = time.perf_counter() - started
 
             console.print("[bold]4/4[/] checking the table against the board, item by item")
