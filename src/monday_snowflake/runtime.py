@@ -46,15 +46,12 @@ class Runtime:
             monday = monday.model_copy(update={"api_url": api_url})
         return MondayClient(monday, token)
 
-    def warehouse_settings(self, connection_id: str) -> tuple[SnowflakeSettings, dict[str, Any]]:
-        config = self.store.get_connection(connection_id).config
-        return SnowflakeSettings.model_validate(config), self.store.connection_secret(connection_id)
-
     def open_warehouse(self, connection_id: str | None = None) -> SnowflakeWarehouse:
         """The warehouse of a stored connection, or the one the settings describe."""
         if connection_id is None:
             return connect(self.settings.snowflake, None, data_dir=self.settings.data_dir)
-        config, secret = self.warehouse_settings(connection_id)
+        config = SnowflakeSettings.model_validate(self.store.get_connection(connection_id).config)
+        secret = self.store.connection_secret(connection_id)
         return connect(config, secret, data_dir=self.settings.data_dir)
 
     def replicator(self) -> BoardReplicator:

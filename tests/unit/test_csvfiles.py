@@ -173,3 +173,22 @@ def test_local_blob_store_lists_and_deletes_by_prefix_and_stays_inside_its_root(
     for bad in ("../escape", "/abs", "a/../../b", ""):
         with pytest.raises(Exception, match="invalid blob name"):
             store.path_for(bad)
+
+
+def test_finished_files_are_handed_out_once_and_the_open_one_only_after_close(tmp_path: Path) -> None:
+    writer = CsvBatchWriter(
+        LocalBlobStore(tmp_path), "run", [C("ID", "NUMBER(38,0)"), C("S", "VARCHAR")], 400
+    )
+    handed: list[Path] = []
+    for n in range(60):
+        writer.write_row([n, "x" * 20])
+        for path in writer.take_finished():
+            assert path.stat().st_size > 0  # complete on disk when handed out
+            handed.append(path)
+    assert handed, "small files should have finished while rows were still being written"
+    assert writer.take_finished() == []  # nothing new since the last call
+    files = writer.close()
+    handed.extend(writer.take_finished())
+    assert handed == files  # every file exactly once, in order, the last one after close
+    ids = [int(row[0]) for path in files for row in read(path)[2:]]
+    assert ids == list(range(60))

@@ -96,11 +96,6 @@ class SnowflakeWarehouse:
         embedded one served by this very process, whose work would compete with the caller's for the GIL."""
         self._ensured_schemas: set[tuple[str, str]] = set()
 
-    @property
-    def supports_remove(self) -> bool:
-        """Whether staged files are removed with `REMOVE` (real Snowflake) rather than a cleaner."""
-        return self._stage_cleaner is None
-
     def query(self, statement: str, params: Sequence[Any] | None = None) -> tuple[list[str], list[Row]]:
         """Run a statement (`?` placeholders) and return (column names, rows)."""
         cursor = self._conn.cursor()

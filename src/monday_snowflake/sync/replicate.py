@@ -210,7 +210,6 @@ class _Run:
         self, client: MondayClient, layout: TableLayout, expected: int | None, staging: _Staging | None
     ) -> None:
         synced_at = datetime.now(UTC).replace(tzinfo=None)
-        alongside = staging is not None and staging.alongside
         max_bytes = min(self.settings.csv_max_bytes, STAGED_FILE_BYTES)
         writer = CsvBatchWriter(self.blobs, self.run_id, layout.columns, max_bytes)
         renew_every = self.settings.lock_ttl_seconds / 3
@@ -220,8 +219,8 @@ class _Run:
                 for item in page:
                     writer.write_row(layout.row(item, synced_at))
                 self.items += len(page)
-                if alongside:
-                    staging.submit(writer.take_finished())  # type: ignore[union-attr]
+                if staging is not None and staging.alongside:
+                    staging.submit(writer.take_finished())
                 if self.progress:
                     self.progress(self.items, expected)
                 if time.monotonic() - last_renewal > renew_every:
@@ -238,8 +237,7 @@ class _Run:
         """In the warehouse thread: settle the target table's columns, then merge what was staged."""
         self._finish(rows=self.items)
         self._begin("merge")
-        existing = warehouse.table_columns(layout.table)
-        warehouse.ensure_table(layout.table, layout.target_columns(existing), layout.key)
+        _settle_table(warehouse, layout)
         result = load.merge(delete_missing=True)
         self._finish(rows=result.inserted + result.updated + result.deleted)
         return result
@@ -253,8 +251,7 @@ class _Run:
         def load_all() -> MergeResult:
             warehouse = self.open_warehouse(self.integration.snowflake_connection_id)
             try:
-                existing = warehouse.table_columns(layout.table)
-                warehouse.ensure_table(layout.table, layout.target_columns(existing), layout.key)
+                _settle_table(warehouse, layout)
                 return warehouse.merge_files(layout.table, layout.columns, layout.key, self.files,
                                              run_id=self.run_id, delete_missing=True)  # fmt: skip
             finally:
@@ -311,6 +308,12 @@ class _Staging:
         for outcome in results:
             if isinstance(outcome, BaseException):
                 raise outcome
+
+
+def _settle_table(warehouse: Warehouse, layout: TableLayout) -> None:
+    """Create the target table, or add the columns it lacks; existing columns keep their types."""
+    existing = warehouse.table_columns(layout.table)
+    warehouse.ensure_table(layout.table, layout.target_columns(existing), layout.key)
 
 
 def _describe(exc: BaseException) -> str:
