@@ -4,14 +4,16 @@ read webhook deliveries, and turn the fault, budget and clock knobs. Local use o
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Body
 from fastapi.responses import JSONResponse
 
+from monday_sandbox import columns
 from monday_sandbox.errors import SandboxError
-from monday_sandbox.model import Board
+from monday_sandbox.model import Board, Column
 
 if TYPE_CHECKING:
     from monday_sandbox.app import Runtime
@@ -28,7 +30,20 @@ def board_summary(runtime: Runtime, board: Board) -> dict[str, Any]:
         "items_count": len(sandbox.active_items(board)),
         "subitems_board_id": sub.id if sub else None,
         "groups": [{"id": g.id, "title": g.title} for g in board.groups.values()],
-        "columns": [{"id": c.id, "title": c.title, "type": c.type} for c in board.columns.values()],
+        "columns": [
+            {"id": c.id, "title": c.title, "type": c.type} for c in board.columns.values() if not c.archived
+        ],
+    }
+
+
+def column_summary(column: Column) -> dict[str, Any]:
+    return {
+        "id": column.id,
+        "title": column.title,
+        "type": column.type,
+        "settings": column.settings,
+        "archived": column.archived,
+        "revision": column.revision,
     }
 
 
@@ -135,6 +150,74 @@ def admin_router(runtime: Runtime) -> APIRouter:
     def restore_item(item_id: int, body: dict[str, Any] = Body(default_factory=dict)) -> Any:
         return state_change(item_id, "restore", body.get("user_id"))
 
+    def column_change(action: Callable[[], dict[str, Any]]) -> Any:
+        try:
+            with sandbox.lock:
+                result = action()
+        except SandboxError as err:
+            return _error(err)
+        changed()
+        return result
+
+    @router.post("/boards/{board_id}/columns")
+    def create_column(board_id: int, body: dict[str, Any] = Body(...)) -> Any:
+        """Add a column as a person in monday's UI would: `{"title", "type", "id"?, "settings"?,
+        "description"?}` (`type` is a monday API column type; GraphQL `create_column` does the
+        same). An `id` already on the board, deleted columns included, is refused."""
+        title, column_type = body.get("title"), body.get("type")
+        if not isinstance(title, str) or not title.strip() or not isinstance(column_type, str):
+            return JSONResponse({"error": "title and type are required strings"}, status_code=400)
+        if column_type not in columns.SUPPORTED_TYPES:
+            return JSONResponse({"error": f"unknown column type {column_type}"}, status_code=400)
+        settings = body.get("settings")
+        if settings is not None and not isinstance(settings, dict):
+            return JSONResponse({"error": "settings must be an object"}, status_code=400)
+        if body.get("id") is not None and not (isinstance(body["id"], str) and body["id"]):
+            return JSONResponse({"error": "id must be a non-empty string"}, status_code=400)
+
+        def create() -> dict[str, Any]:
+            column = sandbox.create_column(
+                board_id,
+                title,
+                column_type,
+                settings,
+                body.get("id"),
+                description=body.get("description"),
+            )
+            return column_summary(column)
+
+        return column_change(create)
+
+    @router.post("/boards/{board_id}/columns/{column_id}/rename")
+    def rename_column(board_id: int, column_id: str, body: dict[str, Any] = Body(...)) -> Any:
+        """`{"title"}`: the same as GraphQL `change_column_title` (board `updated_at` moves, items' don't)."""
+        title = str(body.get("title") or "")
+        return column_change(lambda: column_summary(sandbox.change_column_title(board_id, column_id, title)))
+
+    @router.post("/boards/{board_id}/columns/{column_id}/delete")
+    def delete_column(board_id: int, column_id: str) -> Any:
+        """No body: the same as GraphQL `delete_column` (the column is archived and disappears)."""
+        return column_change(lambda: column_summary(sandbox.delete_column(board_id, column_id)))
+
+    @router.post("/boards/{board_id}/columns/{column_id}/retype")
+    def retype_column(board_id: int, column_id: str, body: dict[str, Any] = Body(...)) -> Any:
+        """Change a column's type as a person in monday's UI can (monday's API can't):
+        `{"type": "<monday column type>", "settings"?: {...}}`. Each item's value is converted
+        through its text or dropped (see `Sandbox.change_column_type`); item `updated_at` does
+        not change, board `updated_at` does. Answers the column plus `kept` and `dropped` counts."""
+        column_type = body.get("type")
+        settings = body.get("settings")
+        if not isinstance(column_type, str):
+            return JSONResponse({"error": "type is required"}, status_code=400)
+        if settings is not None and not isinstance(settings, dict):
+            return JSONResponse({"error": "settings must be an object"}, status_code=400)
+
+        def retype() -> dict[str, Any]:
+            result = sandbox.change_column_type(board_id, column_id, column_type, settings)
+            return {**column_summary(result.column), "kept": result.kept, "dropped": result.dropped}
+
+        return column_change(retype)
+
     @router.get("/webhooks/deliveries")
     def deliveries() -> list[dict[str, Any]]:
         return runtime.webhooks.listing()
@@ -149,7 +232,9 @@ def admin_router(runtime: Runtime) -> APIRouter:
 
     @router.post("/faults")
     def set_faults(knobs: dict[str, Any] = Body(...)) -> Any:
-        """`{"token"?, "fail_next"?, "fail_with"? (500|502|429|drop), "latency_ms"?, "locked_boards"?}`;
+        """`{"token"?, "fail_next"?, "fail_with"? (500|502|429|drop), "latency_ms"?, "locked_boards"?,
+        "hidden_boards"?}`; without `token` the knobs are global. `hidden_boards` (board ids) makes
+        those boards behave as if the token's user had no access (see `queries.py`); `[]` unhides.
         `{"clear": true}` removes every knob."""
         if knobs.get("clear"):
             runtime.faults.clear()

@@ -15,6 +15,7 @@ items is a few dict look-ups per cell. The server codes against these functions:
     graphql_type_name(column_type) -> str               # "StatusValue", ..., "UnsupportedValue"
     default_settings(column_type) -> dict               # Column.settings for create_column
     webhook_value(column, stored, ctx, item=None) -> Any  # value/previousValue in webhook payloads
+    forget_rendered(stored)                             # after moving a value to a retyped column
     legacy_type_name(api_type) -> str, api_type_name(legacy_or_api) -> str
     is_writable(column_type) -> bool, SUPPORTED_TYPES
 
@@ -1300,7 +1301,11 @@ class MirrorCodec(ColumnCodec):
                 board = ctx.board(linked.board_id)
                 if board is None:
                     continue
-                columns = [board.columns[c] for c in shown.get(str(board.id), ()) if c in board.columns]
+                columns = [
+                    board.columns[c]
+                    for c in shown.get(str(board.id), ())
+                    if c in board.columns and not board.columns[c].archived
+                ]
                 found.append((linked, board, columns))
         return found
 
@@ -1795,6 +1800,12 @@ def render_value(column: Column, stored: Any, item: Item | None = None) -> str |
 # remembered by the identity of the stored object (kept alive by the entry itself).
 _VALUE_CACHE: dict[int, tuple[Any, str | None]] = {}
 _VALUE_CACHE_SIZE = 400_000
+
+
+def forget_rendered(stored: Any) -> None:
+    """Drop the remembered `value` of a stored object, for when it moves to a column of another
+    type (a column type change)."""
+    _VALUE_CACHE.pop(id(stored), None)
 
 
 def render_text(column: Column, stored: Any, ctx: ColumnContext, item: Item) -> str | None:

@@ -23,4 +23,6 @@ class RequestContext:
     webhooks: WebhookService | None = None
     api_version: str = "2026-10"
     budget: BudgetReport | None = None
+    hidden_boards: frozenset[int] = frozenset()
+    """Boards the caller can't access (the `hidden_boards` fault knob): reads skip them."""
     cache: dict[Any, Any] = field(default_factory=dict)

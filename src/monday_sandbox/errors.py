@@ -51,3 +51,14 @@ def invalid_argument(message: str, **error_data: Any) -> SandboxError:
 
 def not_found(message: str, **error_data: Any) -> SandboxError:
     return SandboxError(message, "ResourceNotFoundException", error_data=error_data, status_code=404)
+
+
+def user_unauthorized(**error_data: Any) -> SandboxError:
+    """monday's permission error (API-FACTS §4.1/4.2): `UserUnauthorizedException`, status 403 in
+    `extensions` (the HTTP status stays 200, as for the sandbox's other field errors)."""
+    return SandboxError(
+        "User unauthorized to perform action",
+        "UserUnauthorizedException",
+        error_data=error_data,
+        status_code=403,
+    )

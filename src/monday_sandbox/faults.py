@@ -1,4 +1,5 @@
-"""Fault knobs, global or per token: fail the next N requests, add latency, lock boards (423)."""
+"""Fault knobs, global or per token: fail the next N requests, add latency, lock boards (423),
+hide boards (the token's user behaves as if it had no access to them)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ class FaultRule:
     fail_with: str = "500"  # 500 | 502 | 429 | drop (close the connection without an answer)
     latency_ms: int = 0
     locked_boards: set[int] = field(default_factory=set)
+    hidden_boards: set[int] = field(default_factory=set)
 
     def public(self) -> dict[str, Any]:
         return {
@@ -22,6 +24,7 @@ class FaultRule:
             "fail_with": self.fail_with,
             "latency_ms": self.latency_ms,
             "locked_boards": sorted(self.locked_boards),
+            "hidden_boards": sorted(self.hidden_boards),
         }
 
 
@@ -45,7 +48,9 @@ class FaultBook:
             if "latency_ms" in knobs:
                 rule.latency_ms = max(0, int(knobs["latency_ms"]))
             if "locked_boards" in knobs:
-                rule.locked_boards = {int(b) for b in knobs["locked_boards"] or []}
+                rule.locked_boards = _board_ids(knobs["locked_boards"], "locked_boards")
+            if "hidden_boards" in knobs:
+                rule.hidden_boards = _board_ids(knobs["hidden_boards"], "hidden_boards")
             return rule
 
     def take_failure(self, token: str | None) -> str | None:
@@ -66,6 +71,15 @@ class FaultBook:
         with self._lock:
             return any(board_id in r.locked_boards for k, r in self.rules.items() if k in (token, None))
 
+    def hidden_boards(self, token: str | None) -> frozenset[int]:
+        """Boards this token's user can't see: its own rule's and the global rule's."""
+        with self._lock:
+            hidden: set[int] = set()
+            for key, rule in self.rules.items():
+                if key in (token, None):
+                    hidden |= rule.hidden_boards
+            return frozenset(hidden)
+
     def clear(self) -> None:
         with self._lock:
             self.rules.clear()
@@ -73,3 +87,12 @@ class FaultBook:
     def public(self) -> dict[str, Any]:
         with self._lock:
             return {("*" if k is None else k): r.public() for k, r in self.rules.items()}
+
+
+def _board_ids(raw: Any, knob: str) -> set[int]:
+    """A knob's list of board ids (numbers or numeric strings); null or [] clears it."""
+    if raw is None:
+        return set()
+    if isinstance(raw, str | bytes | dict) or not hasattr(raw, "__iter__"):
+        raise ValueError(f"{knob} must be a list of board ids")
+    return {int(b) for b in raw}

@@ -83,7 +83,7 @@ class QueryCompiler:
         if column_id == "name":
             return self._text_rule(operator, values, lambda item: item.name)
         column = self.board.columns.get(column_id)
-        if column is None:
+        if column is None or column.archived:
             raise invalid_argument(
                 f"Column {column_id} not found on board {self.board.id}", column_id=column_id
             )
@@ -278,7 +278,7 @@ class QueryCompiler:
         if column_id == "name":
             return lambda item: item.name.lower()
         column = self.board.columns.get(column_id)
-        if column is None:
+        if column is None or column.archived:
             raise invalid_argument(
                 f"Column {column_id} not found on board {self.board.id}", column_id=column_id
             )

@@ -1,4 +1,8 @@
-"""Mutation resolvers: thin adapters from monday's arguments to `Sandbox` methods."""
+"""Mutation resolvers: thin adapters from monday's arguments to `Sandbox` methods.
+
+A mutation aimed at a board hidden from the caller (the `hidden_boards` fault knob), through
+`board_id`, `item_id` or `parent_item_id`, fails with `UserUnauthorizedException` and changes nothing.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,10 @@ import json
 from typing import Any
 
 from monday_sandbox.context import RequestContext
-from monday_sandbox.errors import SandboxError, invalid_argument
+from monday_sandbox.errors import SandboxError, invalid_argument, user_unauthorized
 from monday_sandbox.executor import Resolver
 from monday_sandbox.model import Board, Column, Group, Item, Tag, Webhook
+from monday_sandbox.state import Sandbox
 
 
 def _decode_json(raw: Any, argument: str) -> Any:
@@ -168,6 +173,15 @@ def m_create_column(_: Any, args: dict[str, Any], ctx: RequestContext) -> Column
     )
 
 
+def m_change_column_title(_: Any, args: dict[str, Any], ctx: RequestContext) -> Column:
+    board_id = _id(args["board_id"], "board_id")
+    return ctx.sandbox.change_column_title(board_id, args["column_id"], args["title"])
+
+
+def m_delete_column(_: Any, args: dict[str, Any], ctx: RequestContext) -> Column:
+    return ctx.sandbox.delete_column(_id(args["board_id"], "board_id"), args["column_id"])
+
+
 def m_create_or_get_tag(_: Any, args: dict[str, Any], ctx: RequestContext) -> Tag:
     return ctx.sandbox.create_or_get_tag(args.get("tag_name") or "")
 
@@ -194,8 +208,38 @@ def m_delete_webhook(_: Any, args: dict[str, Any], ctx: RequestContext) -> Webho
     return hook
 
 
+def _target_boards(sandbox: Sandbox, args: dict[str, Any]) -> set[int]:
+    """The boards a mutation's arguments point at (unknown ids are left to the resolver)."""
+    boards: set[int] = set()
+    if args.get("board_id") is not None and str(args["board_id"]).isdigit():
+        boards.add(int(args["board_id"]))
+    for key in ("item_id", "parent_item_id"):
+        item = sandbox.item(args[key]) if args.get(key) is not None else None
+        if item is None:
+            continue
+        boards.add(item.board_id)
+        if key == "parent_item_id":
+            sub = sandbox.subitems_board(sandbox.data.boards[item.board_id])
+            if sub is not None:
+                boards.add(sub.id)
+    return boards
+
+
+def _guarded(resolver: Resolver) -> Resolver:
+    """Refuse the mutation when it targets a board hidden from the caller."""
+
+    def guarded(parent: Any, args: dict[str, Any], ctx: RequestContext) -> Any:
+        if ctx.hidden_boards:
+            hidden = _target_boards(ctx.sandbox, args) & ctx.hidden_boards
+            if hidden:
+                raise user_unauthorized(board_id=min(hidden))
+        return resolver(parent, args, ctx)
+
+    return guarded
+
+
 def build_mutation_resolvers() -> dict[str, Resolver]:
-    return {
+    resolvers: dict[str, Resolver] = {
         "create_item": m_create_item,
         "create_subitem": m_create_subitem,
         "change_multiple_column_values": m_change_multiple,
@@ -206,7 +250,10 @@ def build_mutation_resolvers() -> dict[str, Resolver]:
         "create_board": m_create_board,
         "create_group": m_create_group,
         "create_column": m_create_column,
+        "change_column_title": m_change_column_title,
+        "delete_column": m_delete_column,
         "create_or_get_tag": m_create_or_get_tag,
         "create_webhook": m_create_webhook,
         "delete_webhook": m_delete_webhook,
     }
+    return {name: _guarded(resolver) for name, resolver in resolvers.items()}

@@ -2,6 +2,13 @@
 
 Resolvers take `(parent, args, ctx)` and return plain values or model objects; the executor walks
 into them. Anything not listed here answers an empty value of the right type.
+
+Boards hidden from the caller (`ctx.hidden_boards`, the `hidden_boards` fault knob) behave as if
+the user had no access: `boards` leaves them out, `items(ids:)` leaves out their items,
+`Item.subitems` leaves out subitems on a hidden subitems board (so [] when it is hidden; monday's
+answer is undocumented), `Item.parent_item` is null when the parent's board is hidden, and
+`next_items_page` (or `items_page(cursor:)`) with a cursor of a hidden board is a
+`UserUnauthorizedException` error. A parent's `subtasks` column value still lists the subitem ids.
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ from typing import Any
 
 from monday_sandbox import columns
 from monday_sandbox.context import RequestContext
-from monday_sandbox.errors import invalid_argument
+from monday_sandbox.errors import invalid_argument, user_unauthorized
 from monday_sandbox.executor import Resolver
 from monday_sandbox.filters import QueryCompiler
 from monday_sandbox.model import Board, Column, Group, Item, Tag, Team, User, Webhook, Workspace
@@ -148,6 +155,8 @@ def q_boards(_: Any, args: dict[str, Any], ctx: RequestContext) -> list[Board]:
             continue
         if ids is None and board.type == "sub_items_board":
             continue
+        if board.id in ctx.hidden_boards:
+            continue
         if state != "all" and board.state != state:
             continue
         if kind and board.board_kind != kind:
@@ -182,6 +191,9 @@ def q_items(_: Any, args: dict[str, Any], ctx: RequestContext) -> list[Item]:
         items = wanted
     else:
         items = list(items_by_id.values())
+    hidden = ctx.hidden_boards
+    if hidden:
+        items = [i for i in items if i.board_id not in hidden]
     if args.get("exclude_nonactive"):
         items = [i for i in items if i.state == "active"]
     if args.get("newest_first"):
@@ -233,6 +245,8 @@ def items_page(
     ctx: RequestContext, board: Board, group_id: str | None, args: dict[str, Any]
 ) -> dict[str, Any]:
     limit = _limit(args)
+    if board.id in ctx.hidden_boards:
+        raise user_unauthorized(board_id=board.id)
     cursor = args.get("cursor")
     params = args.get("query_params")
     if cursor and params:
@@ -252,6 +266,8 @@ def items_page(
 
 def _page_from_cursor(ctx: RequestContext, cursor: str, limit: int) -> dict[str, Any]:
     state = ctx.cursors.take(cursor)
+    if state.board_id in ctx.hidden_boards:
+        raise user_unauthorized(board_id=state.board_id)
     items_by_id = ctx.sandbox.data.items
     end = state.position + limit
     page = []
@@ -331,11 +347,19 @@ def i_column_values(item: Item, args: dict[str, Any], ctx: RequestContext) -> li
 
 def i_subitems(item: Item, args: dict[str, Any], ctx: RequestContext) -> list[Item]:
     items = ctx.sandbox.data.items
-    return [items[i] for i in item.subitem_ids if i in items and items[i].state == "active"]
+    hidden = ctx.hidden_boards
+    return [
+        items[i]
+        for i in item.subitem_ids
+        if i in items and items[i].state == "active" and items[i].board_id not in hidden
+    ]
 
 
 def i_parent(item: Item, args: dict[str, Any], ctx: RequestContext) -> Item | None:
-    return ctx.sandbox.data.items.get(item.parent_item_id) if item.parent_item_id else None
+    parent = ctx.sandbox.data.items.get(item.parent_item_id) if item.parent_item_id else None
+    if parent is not None and parent.board_id in ctx.hidden_boards:
+        return None
+    return parent
 
 
 def _const(value: Any) -> Resolver:

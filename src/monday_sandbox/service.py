@@ -245,7 +245,16 @@ class GraphQLService:
                 headers,
             )
         user = self.sandbox.data.users[token.user_id]
-        ctx = RequestContext(self.sandbox, token, user, self.cursors, self.webhooks, version, report)
+        ctx = RequestContext(
+            self.sandbox,
+            token,
+            user,
+            self.cursors,
+            self.webhooks,
+            version,
+            report,
+            hidden_boards=self.faults.hidden_boards(token.value),
+        )
         self.sandbox.acting_user_id = user.id
         try:
             if _introspection_only(operation):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -32,6 +33,16 @@ from monday_sandbox.model import (
 )
 
 SUBTASKS_COLUMN_ID = "subitems"
+
+
+@dataclass
+class RetypeResult:
+    """What `Sandbox.change_column_type` did: the column, and how many stored values it kept
+    (converted) or dropped."""
+
+    column: Column
+    kept: int = 0
+    dropped: int = 0
 
 
 class Sandbox:
@@ -222,6 +233,130 @@ class Sandbox:
             self._link_subitems_board(board, column)
         self._emit(ChangeEvent("create_column", board.id, None, self._actor(), self.clock.now(), column.id))
         return column
+
+    def get_column(self, board_id: int | str, column_id: str) -> Column:
+        """A live column of the board; a missing or deleted one is `InvalidColumnIdException`."""
+        board = self.get_board(board_id)
+        column = board.columns.get(column_id)
+        if column is None or column.archived:
+            raise SandboxError(
+                "This column ID doesn't exist for the board",
+                "InvalidColumnIdException",
+                error_data={"column_id": column_id, "board_id": board.id},
+            )
+        return column
+
+    def change_column_title(self, board_id: int | str, column_id: str, title: str) -> Column:
+        """Rename a column (the name column too). When the title changes, bumps `board.updated_at`
+        and the column's revision; items are untouched, so no item's `updated_at` changes."""
+        board = self.get_board(board_id)
+        column = self.get_column(board.id, column_id)
+        if not isinstance(title, str) or not title.strip():
+            raise invalid_argument("Column title can't be blank", column_id=column_id, title=title)
+        if title != column.title:
+            column.title = title
+            column.revision += 1
+            board.updated_at = self.clock.now()
+        return column
+
+    def delete_column(self, board_id: int | str, column_id: str) -> Column:
+        """Delete a column: it is archived (`Column.archived`), so it leaves `Board.columns`,
+        `Item.column_values`, `query_params` and writes, and its id stays taken. The values stay
+        stored but unreachable. Bumps `board.updated_at`, not any item's `updated_at`.
+
+        The name column is mandatory, as on monday. The sandbox also refuses the subitems
+        (`subtasks`) column: on monday that deletes every subitem, which it does not model."""
+        board = self.get_board(board_id)
+        column = self.get_column(board.id, column_id)
+        if column.type == "name":
+            raise invalid_argument("Cannot delete mandatory columns (e.g., name column)", column_id=column_id)
+        if column.type == "subtasks":
+            raise invalid_argument("The sandbox can't delete the subitems column", column_id=column_id)
+        column.archived = True
+        column.revision += 1
+        board.updated_at = self.clock.now()
+        return column
+
+    def change_column_type(
+        self,
+        board_id: int | str,
+        column_id: str,
+        column_type: str,
+        settings: dict[str, Any] | None = None,
+    ) -> RetypeResult:
+        """Change a column's type, as a user can in monday's UI (the API has no mutation for it).
+
+        The column keeps its id, title and position. Its settings become the new type's defaults
+        updated with `settings`. Each item's stored value (archived and deleted items included) is
+        converted through its text: the old column's `text` is written to the new column as
+        `change_simple_column_value` would, so text -> numbers keeps values that parse as numbers,
+        numbers/status/date -> text keep their text, text -> status/dropdown creates the missing
+        labels, and a value the new type can't hold (or any value when the new type is read-only,
+        derived or takes JSON only, e.g. checkbox, tags, timeline) is dropped. Derived types
+        (formula, mirror, creation_log...) store nothing, so nothing carries over from them.
+        Retyping to the same type only updates the settings and keeps the values as they are.
+
+        Bumps `board.updated_at` and the column's revision. Item `updated_at` is NOT changed:
+        monday records the type change on the board, not as an edit of each item, so an
+        incremental sync that filters on item `updated_at` won't see the converted values; it
+        has to notice the new type in `boards { columns }` (or `updated_at` of the board).
+        """
+        board = self.get_board(board_id)
+        column = self.get_column(board.id, column_id)
+        if column_type not in columns.SUPPORTED_TYPES or column_type == "subtasks":
+            raise invalid_argument(
+                f"Unknown or unsupported column type for a type change: {column_type}",
+                column_type=column_type,
+            )
+        if column.type in ("name", "subtasks"):
+            raise invalid_argument(
+                f"The type of the {column.type} column can't be changed", column_id=column_id
+            )
+        old = Column(
+            id=column.id,
+            title=column.title,
+            type=column.type,
+            settings=column.settings,
+            description=column.description,
+        )
+        same_type = column_type == column.type
+        merged = dict(column.settings) if same_type else dict(columns.default_settings(column_type))
+        merged.update(settings or {})
+        column.type = column_type
+        column.settings = merged
+        column.revision += 1
+        result = RetypeResult(column)
+        if not same_type:
+            for item_id in board.item_ids:
+                item = self.data.items.get(item_id)
+                if item is None or column.id not in item.values:
+                    continue
+                stored = item.values.pop(column.id)
+                columns.forget_rendered(stored)
+                if stored is None:
+                    continue
+                converted = self._convert_value(old, column, stored, item)
+                if converted is None:
+                    result.dropped += 1
+                else:
+                    item.values[column.id] = converted
+                    result.kept += 1
+        board.updated_at = self.clock.now()
+        return result
+
+    def _convert_value(self, old: Column, new: Column, stored: Any, item: Item) -> Any:
+        codec = columns.codec_for(new.type)
+        if not codec.is_writable or not codec.accepts_simple:
+            return None
+        text = columns.render_text(old, stored, self, item)
+        if not text:
+            return None
+        try:
+            return columns.write_simple(
+                new, text, self, create_labels_if_missing=new.type in ("status", "dropdown")
+            )
+        except columns.ColumnError:
+            return None
 
     def _new_column_id(self, board: Board, column_type: str) -> str:
         if column_type == "subtasks" and SUBTASKS_COLUMN_ID not in board.columns:

@@ -141,9 +141,24 @@ def integrations_add(
     keep_dropdown_ids: Annotated[
         bool, typer.Option("--keep-dropdown-ids", help="Dropdown columns as VARIANT with label ids.")
     ] = False,
+    subitems: Annotated[
+        bool, typer.Option("--subitems", help="Also replicate subitems, into <table>_SUBITEMS.")
+    ] = False,
+    mode: Annotated[
+        str, typer.Option(help="incremental (after a first full run) or full (every run reads the board).")
+    ] = "incremental",
+    on_delete: Annotated[
+        str, typer.Option(help="Rows of deleted or archived items: delete, or soft_delete (_DELETED_AT).")
+    ] = "delete",
+    on_rename: Annotated[
+        str, typer.Option(help="A renamed monday column: keep its warehouse name, or rename the column.")
+    ] = "keep",
+    reconcile_every_hours: Annotated[
+        float, typer.Option(help="How often incremental runs look for deleted items (0: every run).")
+    ] = 24.0,
     data_dir: DataDir = None,
 ) -> None:
-    """Create an integration that replicates one board into one table."""
+    """Create an integration that replicates one board into one table (and its subitems into another)."""
     from monday_snowflake.integrations import create_integration
     from monday_snowflake.model import IntegrationOptions
 
@@ -159,8 +174,12 @@ def integrations_add(
             schema=schema,
             column_ids=[c.strip() for c in columns.split(",") if c.strip()] if columns else None,
             primary_key=primary_key,
-            options=IntegrationOptions(keep_dropdown_ids=keep_dropdown_ids, keep_labels=keep_labels),
-        )
+            options=IntegrationOptions.parse(
+                include_subitems=subitems, keep_dropdown_ids=keep_dropdown_ids, keep_labels=keep_labels,
+                on_delete=on_delete, on_rename=on_rename, reconcile_every_hours=reconcile_every_hours,
+            ),
+            sync_mode=mode,
+        )  # fmt: skip
         console.print(f"created integration [bold]{integration.name}[/] ({integration.id})")
 
     with_runtime(data_dir, work)
@@ -210,20 +229,27 @@ def integrations_remove(integration: str, data_dir: DataDir = None) -> None:
 @sync_app.command("run")
 def sync_run(
     integration: str,
-    full: Annotated[
-        bool, typer.Option("--full", help="Force a full run (every run is full until incremental runs land).")
-    ] = False,
+    full: Annotated[bool, typer.Option("--full", help="Force a full run.")] = False,
     data_dir: DataDir = None,
 ) -> None:
-    """Run an integration now, with a progress bar."""
+    """Run an integration now, with a progress bar: incremental once a full run has succeeded."""
 
     def work(runtime: Any) -> None:
-        result = replicate_with_progress(runtime, integration, console=err_console)
+        result = replicate_with_progress(runtime, integration, console=err_console, full=full)
+        skipped = f", {result.read - result.items} unchanged skipped" if result.kind == "incremental" else ""
         console.print(
-            f"[green]done[/]: {result.items} items -> {result.table.database}.{result.table.schema}."
-            f"{result.table.name} in {result.seconds:.2f} s ({result.items_per_second:,.0f} items/s); "
+            f"[green]done[/] ({result.kind}): {result.items} items{skipped} -> {result.table.database}."
+            f"{result.table.schema}.{result.table.name} in {result.seconds:.2f} s "
+            f"({result.items_per_second:,.0f} items/s); "
             f"inserted {result.inserted}, updated {result.updated}, deleted {result.deleted}"
         )
+        if result.subitems is not None:
+            sub = result.subitems
+            console.print(f"subitems: inserted {sub.inserted}, updated {sub.updated}, deleted {sub.deleted}")
+        if result.subitems_error:
+            console.print(f"[red]subitems failed[/]: {result.subitems_error}")
+        for role, changes in result.schema_changes.items():
+            console.print(f"[yellow]schema changes[/] ({role}): {json.dumps(changes)}")
         for column_id, count in result.warnings.items():
             console.print(
                 f"[yellow]warning[/]: {count} value(s) of column {column_id} had an unexpected shape"

@@ -27,6 +27,7 @@ def create_integration(
     column_ids: Sequence[str] | None = None,
     primary_key: str = "item_id",
     options: IntegrationOptions | None = None,
+    sync_mode: str = "incremental",
     account_id: str | None = None,
 ) -> Integration:
     """Validate the recipe against the live board, store the credentials encrypted, save the integration."""
@@ -68,6 +69,7 @@ def create_integration(
         primary_key=primary_key,
         columns=tuple(ColumnMapping(c) for c in column_ids or ()),
         options=options or IntegrationOptions(),
+        sync_mode=sync_mode,
     )
 
 

@@ -1,4 +1,4 @@
-"""A full replication run behind a rich progress bar, for the command line and the demo."""
+"""A replication run behind a rich progress bar, for the command line and the demo."""
 
 from __future__ import annotations
 
@@ -14,9 +14,15 @@ if TYPE_CHECKING:
 
 
 def replicate_with_progress(
-    runtime: Runtime, integration: str, *, console: Console, label: str = "[bold]replicating"
+    runtime: Runtime,
+    integration: str,
+    *,
+    console: Console,
+    label: str = "[bold]replicating",
+    full: bool = False,
 ) -> ReplicationResult:
-    """Replicate an integration (by id or name), showing items done against the board's item count."""
+    """Replicate an integration (by id or name), showing items done against the board's item count
+    (a full run) or items written so far (an incremental one). `full` forces a full run."""
     columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task("items", total=None)
@@ -24,4 +30,4 @@ def replicate_with_progress(
         def progress(done: int, expected: int | None) -> None:
             bar.update(task, completed=done, total=expected)
 
-        return asyncio.run(runtime.replicator().replicate(integration, progress=progress))
+        return asyncio.run(runtime.replicator().replicate(integration, progress=progress, full=full))

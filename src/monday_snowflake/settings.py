@@ -95,6 +95,9 @@ class Settings(BaseSettings):
     """Staged CSV files are split before they reach this size."""
     lock_ttl_seconds: int = 30 * 60
     """How long an integration's run lock lasts without being renewed."""
+    incremental_overlap_seconds: int = 300
+    """An incremental run also rewrites items updated this long before the last run started, so clock
+    skew between monday and this machine cannot lose an edit."""
     monday: MondaySettings = Field(default_factory=MondaySettings)
     snowflake: SnowflakeSettings = Field(default_factory=SnowflakeSettings)
 

@@ -1,4 +1,5 @@
-"""The demo, as a new user runs it: twice in a row in the same data directory."""
+"""The demo, as a new user runs it: twice in a row in the same data directory. Each demo makes a full
+run, edits the board, then makes an incremental run."""
 
 from __future__ import annotations
 
@@ -21,5 +22,8 @@ def test_the_demo_replicates_a_board_and_can_run_again(warehouse_data_dir: Path)
     assert run_demo(settings, items=60, subitems=1, seed=5, console=console)
     assert run_demo(settings, items=80, subitems=1, seed=6, console=console)
     output = console.export_text()
-    assert output.count("table equals the board") == 2
-    assert "(80 rows)" in output
+    # items and subitems tables, after the full and after the incremental run, in both demos
+    assert output.count("table equals the board") == 8
+    assert output.count("    incremental run:") == 2
+    assert "(80 rows)" in output  # the full run of the second demo
+    assert "(79 rows)" in output  # then one item added, one deleted, one archived

@@ -28,8 +28,8 @@ def add(runtime: Runtime, served: Served, **options: Any) -> Integration:
     )
 
 
-def replicate(runtime: Runtime, integration: Integration) -> ReplicationResult:
-    return asyncio.run(runtime.replicator().replicate(integration.id))
+def replicate(runtime: Runtime, integration: Integration, *, full: bool = False) -> ReplicationResult:
+    return asyncio.run(runtime.replicator().replicate(integration.id, full=full))
 
 
 def compare(runtime: Runtime, integration: Integration, served: Served) -> Comparison:
@@ -116,11 +116,8 @@ def test_full_run_makes_the_table_equal_the_board(runtime: Runtime, served: Serv
     assert [run.status for run in runs] == ["COMPLETED"]
     run = runtime.store.get_run(runs[0].id)
     assert run.rows_processed == len(active)
-    assert {s.name: s.status for s in run.subtasks} == {
-        "fetch": "COMPLETED",
-        "load": "COMPLETED",
-        "merge": "COMPLETED",
-    }
+    assert {s.name: s.status for s in run.subtasks} == {"fetch": "COMPLETED", "load": "COMPLETED"}
+    assert run.kind == "full" and run.metrics["reason"] == "first run"
     assert run.throughput and run.throughput > 0
 
 
@@ -143,8 +140,9 @@ def test_second_full_run_removes_items_gone_from_the_board(runtime: Runtime, ser
         {"b": str(served.board.id)},
     )
 
-    second = replicate(runtime, integration)
+    second = replicate(runtime, integration, full=True)
 
+    assert second.kind == "full"
     assert second.deleted == 3
     assert second.inserted == 1
     remaining = {row["ITEM_ID"] for row in table_rows(runtime, second)}

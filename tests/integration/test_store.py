@@ -79,12 +79,41 @@ def make_integration(store: Store, account_id: str | None = None, name: str = "o
 # -- schema ------------------------------------------------------------------------------------
 
 
+_V1_CONNECTION = """
+INSERT INTO connections (id, account_id, kind, name, config, secret, status, created_at, updated_at)
+VALUES (:id, 'a1', :kind, :id, '{}', 'x', 'connected', :t, :t)"""
+_V1_INTEGRATION = """
+INSERT INTO integrations (id, account_id, name, board_id, monday_connection_id, snowflake_connection_id,
+  target_database, target_schema, primary_key, column_mapping, options, sync_mode, created_at, updated_at)
+VALUES ('i1', 'a1', 'old', '1', 'm1', 's1', 'DB', 'S', 'item_id', '[]', '{}', 'full', :t, :t)"""
+
+
+def test_migration_0002_moves_integrations_to_incremental_and_adds_sync_state(database_url: str) -> None:
+    engine = make_engine(database_url)
+    try:
+        upgrade(engine, "0001")
+        with engine.begin() as conn:
+            conn.execute(
+                text("INSERT INTO accounts (id, name, created_at) VALUES ('a1', 'acme', :t)"), {"t": T0}
+            )
+            for conn_id, kind in (("m1", "monday"), ("s1", "snowflake")):
+                conn.execute(text(_V1_CONNECTION), {"id": conn_id, "kind": kind, "t": T0})
+            conn.execute(text(_V1_INTEGRATION), {"t": T0})
+        upgrade(engine)
+        assert current_revision(engine) == "0002"
+        with engine.connect() as conn:
+            row = conn.execute(text("SELECT sync_mode, sync_state FROM integrations")).one()
+        assert tuple(row) == ("incremental", None)
+    finally:
+        engine.dispose()
+
+
 def test_migrations_build_every_table_from_empty_and_rerunning_changes_nothing(database_url: str) -> None:
     engine = make_engine(database_url)
     try:
         assert current_revision(engine) is None
         upgrade(engine)
-        assert current_revision(engine) == "0001"
+        assert current_revision(engine) == "0002"
         assert set(inspect(engine).get_table_names()) >= EXPECTED_TABLES
         with engine.begin() as conn:
             conn.execute(
@@ -92,7 +121,7 @@ def test_migrations_build_every_table_from_empty_and_rerunning_changes_nothing(d
             )
         upgrade(engine)
         upgrade(database_url)  # by URL too
-        assert current_revision(engine) == "0001"
+        assert current_revision(engine) == "0002"
         with engine.connect() as conn:
             assert conn.execute(text("SELECT name FROM accounts")).scalars().all() == ["kept"]
     finally:
@@ -117,7 +146,7 @@ def test_processes_starting_together_all_upgrade_without_error(database_url: str
     assert errors == []
     engine = make_engine(database_url)
     try:
-        assert current_revision(engine) == "0001"
+        assert current_revision(engine) == "0002"
     finally:
         engine.dispose()
 

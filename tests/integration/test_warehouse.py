@@ -66,13 +66,16 @@ def load(
     *,
     run_id: str = "run1",
     delete_missing: bool = False,
+    soft_delete: bool = False,
+    upsert: bool = True,
     max_bytes: int = 100_000_000,
 ) -> MergeResult:
     wh.ensure_table(ref, columns, columns[0].name)
     writer = CsvBatchWriter(store, f"{run_id}/{ref.name.encode().hex()[:16]}", columns, max_bytes)
     writer.write_rows(rows)
     files = writer.close()
-    return wh.merge_files(ref, columns, columns[0].name, files, run_id=run_id, delete_missing=delete_missing)
+    return wh.merge_files(ref, columns, columns[0].name, files, run_id=run_id, delete_missing=delete_missing,
+                          soft_delete=soft_delete, upsert=upsert)  # fmt: skip
 
 
 def test_ensure_table_creates_the_table_then_adds_only_missing_columns(wh: SnowflakeWarehouse) -> None:
@@ -271,6 +274,58 @@ def test_delete_missing_removes_rows_gone_from_the_board(
     empty_board = wh.merge_files(ref, columns, "ITEM_ID", [], run_id="r4", delete_missing=True)
     assert empty_board.deleted == 2
     assert wh.query(f"SELECT COUNT(*) FROM {fq(ref)}")[1] == [(0,)]
+
+
+def test_soft_delete_stamps_rows_gone_and_a_later_load_clears_the_stamp(
+    wh: SnowflakeWarehouse, store: LocalBlobStore
+) -> None:
+    ref = table("soft deletes")
+    columns = [C("ITEM_ID", "NUMBER(38,0)"), C("NAME", "VARCHAR"), C("_DELETED_AT", "TIMESTAMP_NTZ")]
+    load(wh, store, ref, columns, [[1, "a", None], [2, "b", None], [3, "c", None]], run_id="r1")
+
+    gone = load(wh, store, ref, columns, [[2, "B", None]], run_id="r2", delete_missing=True, soft_delete=True)
+    assert gone.deleted == 2
+    _, rows = wh.query(f'SELECT "ITEM_ID", "NAME", "_DELETED_AT" IS NOT NULL FROM {fq(ref)} ORDER BY 1')
+    assert rows == [(1, "a", True), (2, "B", False), (3, "c", True)]
+    _, ((stamp,),) = wh.query(f'SELECT "_DELETED_AT" FROM {fq(ref)} WHERE "ITEM_ID" = 1')
+    assert abs(stamp - dt.datetime.now(dt.UTC).replace(tzinfo=None)) < dt.timedelta(minutes=5)
+
+    again = load(
+        wh, store, ref, columns, [[2, "B", None]], run_id="r3", delete_missing=True, soft_delete=True
+    )
+    assert again.deleted == 0  # already stamped rows keep their first stamp
+    restored = load(wh, store, ref, columns, [[1, "a", None], [2, "B", None]], run_id="r4")
+    assert restored.updated == 2
+    _, rows = wh.query(f'SELECT "ITEM_ID", "_DELETED_AT" IS NULL FROM {fq(ref)} ORDER BY 1')
+    assert rows == [(1, True), (2, True), (3, False)]
+
+
+def test_a_key_list_only_prunes_rows_whose_key_is_missing(
+    wh: SnowflakeWarehouse, store: LocalBlobStore
+) -> None:
+    ref = table("pruned")
+    columns = [C("ITEM_ID", "NUMBER(38,0)"), C("NAME", "VARCHAR")]
+    load(wh, store, ref, columns, [[1, "a"], [2, "b"], [3, "c"]], run_id="r1")
+
+    keys = [C("ITEM_ID", "NUMBER(38,0)")]
+    pruned = load(wh, store, ref, keys, [[2], [3], [9]], run_id="r2", delete_missing=True, upsert=False)
+    assert (pruned.inserted, pruned.updated, pruned.deleted) == (0, 0, 1)
+    _, rows = wh.query(f'SELECT "ITEM_ID", "NAME" FROM {fq(ref)} ORDER BY 1')
+    assert rows == [(2, "b"), (3, "c")]  # 9 is not invented, names are untouched
+
+
+def test_rename_column_keeps_the_data(wh: SnowflakeWarehouse, store: LocalBlobStore) -> None:
+    ref = table("renames")
+    columns = [C("ITEM_ID", "NUMBER(38,0)"), C("OLD NAME", "VARCHAR")]
+    load(wh, store, ref, columns, [[1, "kept"]], run_id="r1")
+    wh.rename_column(ref, "OLD NAME", HOSTILE)
+    assert wh.table_columns(ref) == {"ITEM_ID": "NUMBER(38,0)", HOSTILE: "VARCHAR"}
+    _, rows = wh.query(f'SELECT "ITEM_ID", {quote(HOSTILE)} FROM {fq(ref)}')
+    assert rows == [(1, "kept")]
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def test_hostile_names_become_names_and_nothing_else_runs(

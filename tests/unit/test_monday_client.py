@@ -24,6 +24,7 @@ from monday_snowflake.errors import (
     TransientError,
 )
 from monday_snowflake.monday.client import MAX_CURSOR_RESTARTS, MondayClient
+from monday_snowflake.monday.queries import Shape
 from monday_snowflake.retry import RetryPolicy
 from monday_snowflake.settings import MondaySettings
 
@@ -435,7 +436,7 @@ async def test_subitems_are_requested_only_when_asked() -> None:
     client, _ = make_client(handler)
     async with client:
         await collect(client.iter_item_pages("1"))
-        await collect(client.iter_item_pages("1", with_subitems=True))
+        await collect(client.iter_item_pages("1", shape=Shape.WITH_SUBITEMS))
     assert "subitems" not in queries[0]
     assert "subitems { ...SubitemFields }" in queries[1]
 

@@ -9,6 +9,7 @@ import pytest
 
 from monday_snowflake.monday import queries
 from monday_snowflake.monday.codecs import COLUMN_VALUE_SELECTION
+from monday_snowflake.monday.queries import Shape
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "src" / "monday_sandbox" / "schema-2026-10.graphql"
 
@@ -26,16 +27,24 @@ def _errors(schema: graphql.GraphQLSchema, document: str) -> list[str]:
     return [e.message for e in graphql.validate(schema, parsed)]
 
 
+_NAMES = {"BOARD": queries.BOARD_QUERY} | {
+    f"{kind} {shape}": family[shape]
+    for kind, family in (("page", queries.ITEMS_PAGE), ("next", queries.NEXT_ITEMS_PAGE),
+                         ("by_id", queries.ITEMS_BY_ID))
+    for shape in Shape
+}  # fmt: skip
+
+
 def _name(document: str) -> str:
-    head = document.strip().split("(")[0].split("{")[0].strip()
-    return f"{head} subitems" if "SubitemFields" in document else head
+    return next(name for name, text in _NAMES.items() if text == document)
 
 
 def test_every_variant_is_listed() -> None:
-    # board, then items_page / next_items_page / items(ids:) each with and without subitems
-    assert len(queries.ALL_DOCUMENTS) == 7
-    assert len(set(queries.ALL_DOCUMENTS)) == 7
+    # board, then items_page / next_items_page / items(ids:) in each shape, all distinct
+    assert len(queries.ALL_DOCUMENTS) == 1 + 3 * len(Shape)
+    assert len(set(queries.ALL_DOCUMENTS)) == len(queries.ALL_DOCUMENTS)
     assert sum("SubitemFields" in d for d in queries.ALL_DOCUMENTS) == 3
+    assert sum("parent_item { id }" in d for d in queries.ALL_DOCUMENTS) == 3
 
 
 @pytest.mark.parametrize("document", queries.ALL_DOCUMENTS, ids=[_name(d) for d in queries.ALL_DOCUMENTS])
@@ -49,23 +58,31 @@ def test_document_asks_for_complexity(document: str) -> None:
 
 
 def test_item_documents_use_the_codecs_column_value_selection() -> None:
-    item_documents = [d for d in queries.ALL_DOCUMENTS if "ItemFields" in d]
-    assert item_documents
+    item_documents = [d for d in queries.ALL_DOCUMENTS if "column_values" in d]
+    assert len(item_documents) == 3 * sum(shape.reads_columns for shape in Shape)
     assert all(f"{{ {COLUMN_VALUE_SELECTION} }}" in d for d in item_documents)
 
 
 @pytest.mark.parametrize(
     ("document", "why"),
     [
-        (queries.ITEMS_PAGE[False].replace("updated_at", "updated_at no_such_field", 1), "unknown field"),
+        (
+            queries.ITEMS_PAGE[Shape.ITEMS].replace("updated_at", "updated_at no_such_field", 1),
+            "unknown field",
+        ),
         (queries.BOARD_QUERY.replace("items_count", "items_total"), "unknown board field"),
-        (queries.NEXT_ITEMS_PAGE[False].replace("$cursor: String!", "$cursor: Int!"), "wrong variable type"),
+        (
+            queries.NEXT_ITEMS_PAGE[Shape.ITEMS].replace("$cursor: String!", "$cursor: Int!"),
+            "wrong variable type",
+        ),
         (
             'query { boards(ids: [1]) { next_items_page(cursor: "x", limit: 1) { cursor } } }',
             "next_items_page nested in boards",
         ),
         (
-            queries.ITEMS_PAGE[True].replace("subitems { ...SubitemFields }", "subitems { nope }"),
+            queries.ITEMS_PAGE[Shape.WITH_SUBITEMS].replace(
+                "subitems { ...SubitemFields }", "subitems { nope }"
+            ),
             "bad subitem",
         ),
         ("query { boards { items_page(limit: 1) { cursor items { id } } ", "parse error"),

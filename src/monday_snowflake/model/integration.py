@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
+
+from monday_snowflake.errors import ConfigurationError
 
 
 @dataclass(frozen=True)
@@ -14,6 +16,10 @@ class ColumnMapping:
     target: str | None = None  # warehouse column name; default derived from the column title
 
 
+SYNC_MODES = ("incremental", "full")
+SyncMode = Literal["incremental", "full"]
+
+
 @dataclass(frozen=True)
 class IntegrationOptions:
     """Choices a user makes per integration."""
@@ -22,6 +28,23 @@ class IntegrationOptions:
     keep_dropdown_ids: bool = False
     keep_labels: bool = False  # email and link columns become VARIANT {"email"|"url", "label"}
     on_delete: Literal["delete", "soft_delete"] = "delete"
+    """Rows of items deleted or archived on monday: removed, or kept with `_DELETED_AT` set."""
+    on_rename: Literal["keep", "rename"] = "keep"
+    """A monday column renamed: its warehouse column keeps its name, or is renamed after it."""
+    reconcile_every_hours: float = 24.0
+    """How often an incremental run also looks for deleted and archived items (full runs always do);
+    0 means on every run."""
+
+    @classmethod
+    def parse(cls, **values: Any) -> IntegrationOptions:
+        """Options from user input, with a clear error for a value out of its choices."""
+        choices = {"on_delete": ("delete", "soft_delete"), "on_rename": ("keep", "rename")}
+        for name, allowed in choices.items():
+            if name in values and values[name] not in allowed:
+                raise ConfigurationError(f"{name} must be one of {', '.join(allowed)}, not {values[name]!r}")
+        if float(values.get("reconcile_every_hours", 0)) < 0:
+            raise ConfigurationError("reconcile_every_hours cannot be negative")
+        return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -40,3 +63,6 @@ class Integration:
     primary_key: str = "item_id"
     columns: tuple[ColumnMapping, ...] = ()
     options: IntegrationOptions = field(default_factory=IntegrationOptions)
+    sync_mode: SyncMode = "incremental"
+    """`incremental`: only items changed since the last successful run, once a full run has succeeded;
+    `full`: every run reads the whole board."""

@@ -27,6 +27,7 @@ from monday_snowflake.errors import CursorExpiredError, NotFoundError, Transient
 from monday_snowflake.model.board import BoardSpec, ColumnSpec
 from monday_snowflake.monday import queries
 from monday_snowflake.monday.classify import classify_response, classify_transport_error
+from monday_snowflake.monday.queries import Shape
 from monday_snowflake.retry import RetryPolicy, run_with_retry
 from monday_snowflake.settings import MondaySettings
 
@@ -186,30 +187,33 @@ class MondayClient:
         *,
         column_ids: Sequence[str] | None = None,
         query_params: dict[str, Any] | None = None,
-        with_subitems: bool = False,
+        shape: Shape = Shape.ITEMS,
         page_size: int | None = None,
+        skip_seen: bool = True,
     ) -> AsyncGenerator[Page, None]:
         """Yield a board's active items page by page (`items_page`, then root `next_items_page`).
 
         The next page is requested as soon as one arrives, before it is handed over, so the network
         overlaps the caller's work; at most one page waits in memory. If the cursor expires, paging
-        restarts from the first page and items already yielded are skipped. Stopping early? Call
-        `aclose()` on the generator (or use `contextlib.aclosing`) so the prefetch is cancelled promptly.
+        restarts from the first page and items already yielded are skipped (`skip_seen`; a caller that
+        de-duplicates downstream passes False and memory stays flat however big the board). Stopping
+        early? Call `aclose()` on the generator (or use `contextlib.aclosing`) so the prefetch is
+        cancelled promptly.
         """
         limit = page_size or self._settings.page_size
         common: dict[str, Any] = {"limit": limit}
-        if column_ids is not None:
+        if column_ids is not None and shape.reads_columns:
             common["columnIds"] = [str(c) for c in column_ids]
         first_vars = {**common, "boardId": str(board_id)}
         if query_params is not None:
             first_vars["queryParams"] = query_params
 
         async def first_page() -> tuple[Page, str | None]:
-            data = await self.execute(queries.ITEMS_PAGE[with_subitems], first_vars)
+            data = await self.execute(queries.ITEMS_PAGE[shape], first_vars)
             return _page(_only_board(data, board_id).get("items_page"))
 
         async def next_page(cursor: str) -> tuple[Page, str | None]:
-            data = await self.execute(queries.NEXT_ITEMS_PAGE[with_subitems], {**common, "cursor": cursor})
+            data = await self.execute(queries.NEXT_ITEMS_PAGE[shape], {**common, "cursor": cursor})
             return _page(data.get("next_items_page"))
 
         yielded: set[str] = set()
@@ -233,16 +237,17 @@ class MondayClient:
                     pending = asyncio.create_task(first_page())
                     continue
                 pending = asyncio.create_task(next_page(cursor)) if cursor else None
-                fresh = [item for item in items if str(item.get("id")) not in yielded]
-                yielded.update(str(item.get("id")) for item in fresh)
-                if fresh:
-                    yield fresh
+                if skip_seen:
+                    items = [item for item in items if str(item.get("id")) not in yielded]
+                    yielded.update(str(item.get("id")) for item in items)
+                if items:
+                    yield items
         finally:
             if pending is not None:
                 await _discard(pending)
 
     async def get_items(
-        self, ids: Sequence[str], *, column_ids: Sequence[str] | None = None, with_subitems: bool = False
+        self, ids: Sequence[str], *, column_ids: Sequence[str] | None = None, shape: Shape = Shape.ITEMS
     ) -> list[dict[str, Any]]:
         """Items by id, including archived and deleted ones, fetched 100 ids per request."""
         unique = list(dict.fromkeys(str(i) for i in ids))
@@ -250,9 +255,9 @@ class MondayClient:
         for start in range(0, len(unique), ITEMS_BY_ID_CHUNK):
             chunk = unique[start : start + ITEMS_BY_ID_CHUNK]
             variables: dict[str, Any] = {"ids": chunk, "limit": len(chunk)}
-            if column_ids is not None:
+            if column_ids is not None and shape.reads_columns:
                 variables["columnIds"] = [str(c) for c in column_ids]
-            data = await self.execute(queries.ITEMS_BY_ID[with_subitems], variables)
+            data = await self.execute(queries.ITEMS_BY_ID[shape], variables)
             found.extend(item for item in data.get("items") or [] if isinstance(item, dict))
         return found
 

@@ -7,6 +7,8 @@ both the filtered and the unfiltered read. `ALL_DOCUMENTS` lists them all for th
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from monday_snowflake.monday.codecs import COLUMN_VALUE_SELECTION
 
 COMPLEXITY_SELECTION = "complexity { before after query reset_in_x_seconds }"
@@ -14,54 +16,83 @@ COMPLEXITY_SELECTION = "complexity { before after query reset_in_x_seconds }"
 _ITEM_SCALARS = "id name state created_at updated_at"
 
 
-def _item_fragments(with_subitems: bool) -> str:
-    """`ItemFields` (and `SubitemFields`): what is read for each item and, optionally, its subitems.
+class Shape(StrEnum):
+    """What is read of each item in a page."""
 
-    Subitems live on another board with their own column ids, so they get all their column values.
-    """
-    subitems = "\n  subitems { ...SubitemFields }" if with_subitems else ""
+    ITEMS = "items"
+    """Metadata and the selected column values."""
+    WITH_SUBITEMS = "with_subitems"
+    """As ITEMS, plus every subitem with all its column values (subitems have their own board and ids)."""
+    SUBITEMS = "subitems"
+    """Items of a subitems board: metadata, all column values, and the parent item's id."""
+    IDS = "ids"
+    """Ids only, the cheapest listing: to find items that left the board."""
+    IDS_WITH_SUBITEMS = "ids_with_subitems"
+    """Ids and the ids of each item's subitems."""
+
+    @property
+    def reads_columns(self) -> bool:
+        return self not in (Shape.IDS, Shape.IDS_WITH_SUBITEMS)
+
+
+def _item_fragments(shape: Shape) -> str:
+    """`ItemFields` (and `SubitemFields`): what is read for each item of a page."""
+    if shape is Shape.IDS:
+        return "\nfragment ItemFields on Item { id }"
+    if shape is Shape.IDS_WITH_SUBITEMS:
+        return "\nfragment ItemFields on Item { id subitems { id } }"
+    extra = {
+        Shape.ITEMS: "",
+        Shape.WITH_SUBITEMS: "\n  subitems { ...SubitemFields }",
+        Shape.SUBITEMS: "\n  parent_item { id }",
+    }[shape]
     fragments = f"""
 fragment ItemFields on Item {{
   {_ITEM_SCALARS}
   group {{ id title }}
-  column_values(ids: $columnIds) {{ {COLUMN_VALUE_SELECTION} }}{subitems}
+  column_values(ids: $columnIds) {{ {COLUMN_VALUE_SELECTION} }}{extra}
 }}"""
-    if with_subitems:
+    if shape is Shape.WITH_SUBITEMS:
         fragments += f"""
 fragment SubitemFields on Item {{
   {_ITEM_SCALARS}
+  group {{ id title }}
   column_values {{ {COLUMN_VALUE_SELECTION} }}
 }}"""
     return fragments
 
 
-def items_page_query(*, with_subitems: bool) -> str:
+def _column_ids_variable(shape: Shape) -> str:
+    return ", $columnIds: [String!]" if shape.reads_columns else ""
+
+
+def items_page_query(shape: Shape) -> str:
     """First page of a board's items; `$queryParams` optional (monday forbids it with a cursor)."""
-    variables = "$boardId: ID!, $limit: Int!, $queryParams: ItemsQuery, $columnIds: [String!]"
+    variables = f"$boardId: ID!, $limit: Int!, $queryParams: ItemsQuery{_column_ids_variable(shape)}"
     return f"""query ItemsPage({variables}) {{
   {COMPLEXITY_SELECTION}
   boards(ids: [$boardId]) {{
     items_page(limit: $limit, query_params: $queryParams) {{ cursor items {{ ...ItemFields }} }}
   }}
-}}{_item_fragments(with_subitems)}
+}}{_item_fragments(shape)}
 """
 
 
-def next_items_page_query(*, with_subitems: bool) -> str:
+def next_items_page_query(shape: Shape) -> str:
     """Following pages, by cursor, at the root (monday rejects `next_items_page` nested in `boards`)."""
-    return f"""query NextItemsPage($cursor: String!, $limit: Int!, $columnIds: [String!]) {{
+    return f"""query NextItemsPage($cursor: String!, $limit: Int!{_column_ids_variable(shape)}) {{
   {COMPLEXITY_SELECTION}
   next_items_page(cursor: $cursor, limit: $limit) {{ cursor items {{ ...ItemFields }} }}
-}}{_item_fragments(with_subitems)}
+}}{_item_fragments(shape)}
 """
 
 
-def items_by_id_query(*, with_subitems: bool) -> str:
+def items_by_id_query(shape: Shape) -> str:
     """Items by id (active, archived or deleted); `$limit` must equal the number of ids (default is 25)."""
-    return f"""query ItemsById($ids: [ID!]!, $limit: Int!, $columnIds: [String!]) {{
+    return f"""query ItemsById($ids: [ID!]!, $limit: Int!{_column_ids_variable(shape)}) {{
   {COMPLEXITY_SELECTION}
   items(ids: $ids, limit: $limit) {{ ...ItemFields }}
-}}{_item_fragments(with_subitems)}
+}}{_item_fragments(shape)}
 """
 
 
@@ -74,9 +105,9 @@ BOARD_QUERY = f"""query Board($boardId: ID!) {{
 }}
 """
 
-ITEMS_PAGE = {flag: items_page_query(with_subitems=flag) for flag in (False, True)}
-NEXT_ITEMS_PAGE = {flag: next_items_page_query(with_subitems=flag) for flag in (False, True)}
-ITEMS_BY_ID = {flag: items_by_id_query(with_subitems=flag) for flag in (False, True)}
+ITEMS_PAGE = {shape: items_page_query(shape) for shape in Shape}
+NEXT_ITEMS_PAGE = {shape: next_items_page_query(shape) for shape in Shape}
+ITEMS_BY_ID = {shape: items_by_id_query(shape) for shape in Shape}
 
 ALL_DOCUMENTS: list[str] = [
     BOARD_QUERY,

@@ -19,6 +19,7 @@ import re
 import secrets
 import time
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -39,7 +40,9 @@ from monday_snowflake.snowflake.sql import (
     insert_missing,
     merge,
     put,
+    rename_column,
     require_key,
+    soft_delete_unstaged,
     stage_ref,
     staging_counts,
     staging_ref,
@@ -51,6 +54,7 @@ log = logging.getLogger(__name__)
 Row = tuple[Any, ...]
 
 STAGE_NAME = "MONDAY_SNOWFLAKE_STAGE"
+SOFT_DELETE_MARKER = "_DELETED_AT"
 _EMBEDDED_UNSAFE_NAME = re.compile(r"'|(?<![$\w])\$(?!\d)\w")
 
 
@@ -146,6 +150,11 @@ class SnowflakeWarehouse:
             self.execute(add_column(table, column))
         return list(columns) if is_new else missing
 
+    def rename_column(self, table: TableRef, old: str, new: str) -> None:
+        """Rename one column of the table, keeping its data."""
+        self._check_names(table, [WarehouseColumn(new, "VARCHAR")], new)
+        self.execute(rename_column(table, old, new))
+
     def merge_files(
         self,
         table: TableRef,
@@ -155,16 +164,18 @@ class SnowflakeWarehouse:
         *,
         run_id: str,
         delete_missing: bool,
+        soft_delete: bool = False,
+        upsert: bool = True,
     ) -> MergeResult:
         """Load CSV files written by `CsvBatchWriter` with these `columns` into `table`, merging on `key`.
 
-        With `delete_missing`, rows whose key is in no file are deleted (a full run). All or nothing:
-        a failure leaves the target as it was. Leaves the session's current schema at the table's.
+        See `TableLoad.merge` for the options. All or nothing: a failure leaves the target as it was.
+        Leaves the session's current schema at the table's.
         """
         with self.begin_load(table, columns, key, run_id=run_id) as load:
             for path in files:
                 load.add_file(path)
-            return load.merge(delete_missing=delete_missing)
+            return load.merge(delete_missing=delete_missing, soft_delete=soft_delete, upsert=upsert)
 
     def begin_load(
         self, table: TableRef, columns: Sequence[WarehouseColumn], key: str, *, run_id: str
@@ -180,12 +191,17 @@ class SnowflakeWarehouse:
         source: str,
         columns: Sequence[WarehouseColumn],
         key: str,
+        *,
         delete_missing: bool,
+        soft_delete: bool = False,
+        upsert: bool = True,
     ) -> tuple[int, int, int]:
         """Upsert `source` into `table` (and delete what it lacks) in one transaction: (ins, upd, del)."""
         self.execute("BEGIN")
         try:
-            if self.merge_in_transaction:
+            if not upsert:
+                inserted = updated = 0
+            elif self.merge_in_transaction:
                 names, rows = self.query(merge(table, source, columns, key))
                 counts = dict(zip((n.lower() for n in names), rows[0], strict=False)) if rows else {}
                 inserted = int(counts.get("number of rows inserted", 0) or 0)
@@ -193,16 +209,21 @@ class SnowflakeWarehouse:
             else:
                 updated = self._count(update_from(table, source, columns, key)) if len(columns) > 1 else 0
                 inserted = self._count(insert_missing(table, source, columns, key))
-            deleted = self._count(delete_unstaged(table, source, key)) if delete_missing else 0
+            deleted = 0
+            if delete_missing and soft_delete:
+                stamp = datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" ")
+                deleted = self._count(soft_delete_unstaged(table, source, key, SOFT_DELETE_MARKER), [stamp])
+            elif delete_missing:
+                deleted = self._count(delete_unstaged(table, source, key))
             self.execute("COMMIT")
         except BaseException:
             self._rollback()
             raise
         return inserted, updated, deleted
 
-    def _count(self, statement: str) -> int:
+    def _count(self, statement: str, params: Sequence[Any] | None = None) -> int:
         """Run DML and return its affected-row count (the first value of its result row)."""
-        _, rows = self.query(statement)
+        _, rows = self.query(statement, params)
         return int(rows[0][0] or 0) if rows else 0
 
     def _check_names(self, table: TableRef, columns: Sequence[WarehouseColumn], key: str) -> None:
@@ -286,9 +307,10 @@ class TableLoad:
         self.seconds["put"] += round(staged - began, 4)
         self.seconds["copy"] += round(time.perf_counter() - staged, 4)
 
-    def merge(self, *, delete_missing: bool) -> MergeResult:
+    def merge(self, *, delete_missing: bool, soft_delete: bool = False, upsert: bool = True) -> MergeResult:
         """Apply the staged rows (the last per key wins) to the target; with `delete_missing`, delete
-        target rows whose key was not staged. All or nothing."""
+        target rows whose key was not staged, or with `soft_delete` stamp their `_DELETED_AT` instead.
+        `upsert=False` only deletes: the staged rows are a list of the keys that remain. All or nothing."""
         self._start()
         warehouse, staging, dedup = self._warehouse, self._staging, self._dedup
         clock = _StepClock()
@@ -297,8 +319,9 @@ class TableLoad:
         _, ((distinct_keys,),) = warehouse.query(f"SELECT COUNT(*) FROM {dedup}")
         clock.lap("dedup")
         inserted, updated, deleted = warehouse.apply_staged(
-            self._table, dedup, self._columns, self._key, delete_missing
-        )
+            self._table, dedup, self._columns, self._key,
+            delete_missing=delete_missing, soft_delete=soft_delete, upsert=upsert,
+        )  # fmt: skip
         clock.lap("merge")
         return MergeResult(
             staged_rows=int(staged),

@@ -77,6 +77,10 @@ def add_column(table: TableRef, column: WarehouseColumn) -> str:
     )
 
 
+def rename_column(table: TableRef, old: str, new: str) -> str:
+    return f"ALTER TABLE {table_ref(table)} RENAME COLUMN {quote_identifier(old)} TO {quote_identifier(new)}"
+
+
 def columns_query(table: TableRef) -> str:
     """Columns of one table; binds (schema, table name)."""
     return (
@@ -179,6 +183,16 @@ def delete_unstaged(table: TableRef, staging: str, key: str) -> str:
     return (
         f"DELETE FROM {table_ref(table)} AS t "
         f"WHERE NOT EXISTS (SELECT 1 FROM {staging} AS s WHERE s.{k} = t.{k})"
+    )
+
+
+def soft_delete_unstaged(table: TableRef, staging: str, key: str, marker: str) -> str:
+    """Stamp `marker` (bound as the one parameter) on live target rows whose key was not staged."""
+    k = quote_identifier(key)
+    m = quote_identifier(marker)
+    return (
+        f"UPDATE {table_ref(table)} AS t SET {m} = CAST(? AS TIMESTAMP_NTZ) "
+        f"WHERE t.{m} IS NULL AND NOT EXISTS (SELECT 1 FROM {staging} AS s WHERE s.{k} = t.{k})"
     )
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from monday_snowflake.errors import ConfigurationError, NotFoundError
 from monday_snowflake.model import ColumnMapping, Integration, IntegrationOptions
+from monday_snowflake.model.integration import SYNC_MODES
 from monday_snowflake.store import locks
 from monday_snowflake.store.base import Clock, find_integration, one_row
 from monday_snowflake.store.crypto import SecretBox
@@ -236,9 +237,11 @@ class Store(RunHistory):
         columns: tuple[ColumnMapping, ...] = (),
         options: IntegrationOptions | None = None,
         schedule: dict[str, Any] | None = None,
-        sync_mode: str = "full",
+        sync_mode: str = "incremental",
     ) -> Integration:
         """Store a recipe. Its connections must belong to the same account and be of the right kind."""
+        if sync_mode not in SYNC_MODES:
+            raise ConfigurationError(f"sync mode must be one of {', '.join(SYNC_MODES)}, not {sync_mode!r}")
         for connection_id, kind in ((monday_connection_id, "monday"), (snowflake_connection_id, "snowflake")):
             connection = self.get_connection(connection_id, account_id)
             if connection.kind != kind:
@@ -311,6 +314,19 @@ class Store(RunHistory):
     def last_success(self, integration_id: str, account_id: str | None = None) -> datetime | None:
         with self._read() as session:
             return find_integration(session, integration_id, account_id).last_success_started_at
+
+    def sync_state(self, integration_id: str, account_id: str | None = None) -> dict[str, Any]:
+        """What the sync engine remembers between runs (see `sync.state`); empty before the first run."""
+        with self._read() as session:
+            return dict(find_integration(session, integration_id, account_id).sync_state or {})
+
+    def set_sync_state(
+        self, integration_id: str, state: dict[str, Any], account_id: str | None = None
+    ) -> None:
+        with self._write() as session:
+            row = find_integration(session, integration_id, account_id)
+            row.sync_state = state
+            row.updated_at = self._clock()
 
     # -- feature flags -----------------------------------------------------------------------
 
@@ -422,6 +438,7 @@ def _integration(row: IntegrationRow) -> Integration:
             ColumnMapping(column_id=c["column_id"], target=c.get("target")) for c in row.column_mapping
         ),
         options=IntegrationOptions(**{k: v for k, v in (row.options or {}).items() if k in known}),
+        sync_mode="full" if row.sync_mode == "full" else "incremental",
     )
 
 

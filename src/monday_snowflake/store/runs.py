@@ -88,9 +88,11 @@ class RunHistory(StoreBase):
         error: str | None = None,
         error_class: str | None = None,
         metrics: dict[str, Any] | None = None,
+        kind: str | None = None,
         account_id: str | None = None,
     ) -> RunRecord:
-        """Record a run's outcome, its duration and throughput. Subtasks still RUNNING end with it."""
+        """Record a run's outcome, its duration and throughput. Subtasks still RUNNING end with it.
+        `kind` replaces the kind given at the start (a run may decide it once it has looked around)."""
         _check_finished(status)
         with self._write() as session:
             row = one_row(session, RunRow, run_id, account_id, "run", load_subtasks=True)
@@ -102,6 +104,7 @@ class RunHistory(StoreBase):
             row.rows_processed, row.rows_failed = rows_processed, rows_failed
             row.throughput = rows_processed / duration if duration > 0 else None
             row.error, row.error_class, row.metrics = error, error_class, dict(metrics or {})
+            row.kind = kind or row.kind
             for subtask in row.subtasks:
                 if subtask.status == "RUNNING":
                     subtask.status, subtask.completed_at = status, now

@@ -150,8 +150,9 @@ class IntegrationRow(Base):
     column_mapping: Mapped[list[dict[str, Any]]] = mapped_column(JsonType, default=list)
     options: Mapped[dict[str, Any]] = mapped_column(default=dict)
     schedule: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
-    sync_mode: Mapped[str] = mapped_column(String(32), default="full")
+    sync_mode: Mapped[str] = mapped_column(String(32), default="incremental")
     last_success_started_at: Mapped[datetime | None]
+    sync_state: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -1,13 +1,23 @@
-"""Full board replication, monday -> Snowflake (flow 1 of DESIGN.md).
+"""Board replication, monday -> Snowflake (flow 1 of DESIGN.md): full and incremental runs.
 
-Lock the integration, page through the board (the client fetches one page ahead), decode each
-item into a row and stream rows into CSV files. Each finished file is staged (PUT, COPY into a
-staging table) on a second thread while later pages are still being read, so a remote warehouse
-works while we decode (not the embedded one served by this process: it would only compete for
-the GIL, so there the files are staged after the fetch). Then one transaction de-duplicates,
-MERGEs and deletes rows whose items left the board. If staging hits a transient error, the whole
-load is retried from the files on disk with backoff. The run and its subtasks (fetch, load,
-merge) are recorded whatever happens.
+A run locks the integration, reads the board's structure (and its subitems board's), plans each
+table from the columns the last run stored (`layout`: schema evolution), and decides its mode:
+- **full**: every item, with its subitems nested in the same pages. Rows whose item is no longer on
+  the board are deleted (or stamped `_DELETED_AT`). Chosen when forced, when the integration says so,
+  before the first success, when a table was never loaded, and when a column changed type.
+- **incremental**: only items updated since the last successful run started (monday filters by whole
+  days, so the request asks from the day before, and rows are kept when `updated_at` is within the
+  overlap window of that start); subitems likewise, from the subitems board. Every
+  `reconcile_every_hours` the run also lists the ids on the board (the cheapest query) and removes
+  rows whose item is gone: deleted and archived items never show up in `items_page`.
+
+Rows stream into CSV files; for a remote warehouse each finished file is staged (PUT, COPY into a
+staging table) on a second thread while later pages are still being read (not for the embedded one
+served by this process: it would only compete for the GIL). Then each table is settled (renames,
+new columns) and one transaction per table de-duplicates and MERGEs (and deletes). If staging hits a
+transient error, the load is retried from the files on disk with backoff. The subitems table is a
+step of its own: if it fails (say the subitems board cannot be read), the items table still loads.
+The run and its steps are recorded whatever happens.
 """
 
 from __future__ import annotations
@@ -20,7 +30,7 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -33,14 +43,16 @@ from monday_snowflake.errors import (
     TransientError,
 )
 from monday_snowflake.logs import bind_correlation_id, get_logger
-from monday_snowflake.model import Integration, MergeResult, TableRef
+from monday_snowflake.model import BoardSpec, Integration, MergeResult, TableRef, WarehouseColumn
 from monday_snowflake.monday.client import MondayClient
+from monday_snowflake.monday.queries import Shape
 from monday_snowflake.retry import RetryPolicy, run_with_retry
 from monday_snowflake.settings import Settings
 from monday_snowflake.snowflake.csvfiles import CsvBatchWriter
 from monday_snowflake.storage.local import LocalBlobStore
 from monday_snowflake.store.repository import Store
-from monday_snowflake.sync.layout import TableLayout, plan_table
+from monday_snowflake.sync.layout import TableLayout, plan_subitems_table, plan_table, target_table
+from monday_snowflake.sync.state import SyncState
 from monday_snowflake.sync.warehouses import StagedLoad, Warehouse, WarehouseOpener
 
 log = get_logger(__name__)
@@ -52,6 +64,8 @@ Progress = Callable[[int, int | None], None]
 # Staged files are kept small: a remote warehouse can start on them while the board is still being
 # read, and a PUT holds a file in memory, so memory stays flat however big the board is.
 STAGED_FILE_BYTES = 16_000_000
+ITEMS, SUBITEMS = "items", "subitems"
+_ID_COLUMN = WarehouseColumn("ITEM_ID", "NUMBER(38,0)")
 
 
 class MondayOpener(Protocol):
@@ -70,6 +84,13 @@ class ReplicationResult:
     updated: int
     deleted: int
     seconds: float
+    kind: str = "full"
+    read: int = 0
+    """Items (and subitems) monday returned; `items` of them were written, the rest skipped."""
+    reconciled: bool = False
+    subitems: MergeResult | None = None
+    subitems_error: str | None = None
+    schema_changes: dict[str, Any] = field(default_factory=dict)
     warnings: dict[str, int] = field(default_factory=dict)
     phases: dict[str, float] = field(default_factory=dict)
     """Seconds per step: fetch_decode_write, then the load's put, copy, dedup, merge."""
@@ -80,7 +101,7 @@ class ReplicationResult:
 
 
 class BoardReplicator:
-    """Runs full replications of integrations, recording each run in the store."""
+    """Runs replications of integrations, recording each run in the store."""
 
     def __init__(
         self,
@@ -97,18 +118,52 @@ class BoardReplicator:
         self._owner = f"{socket.gethostname()}:{os.getpid()}"
 
     async def replicate(
-        self, integration_ref: str, *, account_id: str | None = None, progress: Progress | None = None
+        self,
+        integration_ref: str,
+        *,
+        account_id: str | None = None,
+        progress: Progress | None = None,
+        full: bool = False,
     ) -> ReplicationResult:
-        """Run one full replication of an integration (by id or name)."""
+        """Run one replication of an integration (by id or name); `full` forces a full run."""
         integration = self._store.get_integration(integration_ref, account_id=account_id)
         lock_token = self._store.acquire_lock(integration.id, self._owner, self._settings.lock_ttl_seconds)
         try:
             with bind_correlation_id(integration_id=integration.id) as correlation_id:
-                run_id = self._store.start_run(integration.id, "full", correlation_id)
-                run = _Run(self, integration, run_id, lock_token, progress)
+                requested = "full" if full or integration.sync_mode == "full" else "incremental"
+                run_id = self._store.start_run(integration.id, requested, correlation_id)
+                run = _Run(self, integration, run_id, lock_token, progress, force_full=full)
                 return await run.execute()
         finally:
             self._store.release_lock(integration.id, lock_token)
+
+
+@dataclass
+class _Plan:
+    kind: str
+    reason: str
+    since: datetime | None = None
+    """Incremental runs: rows updated at or after this instant are written."""
+    reconcile: bool = False
+    """Incremental runs: also list the board's ids and remove rows whose item is gone."""
+
+
+@dataclass
+class _Table:
+    """One target table of a run and what the run does to it."""
+
+    role: str
+    layout: TableLayout
+    writer: CsvBatchWriter
+    staging: _Staging | None = None
+    keys: CsvBatchWriter | None = None
+    files: list[Path] = field(default_factory=list)
+    key_files: list[Path] = field(default_factory=list)
+    written: int = 0
+    read: int = 0
+    result: MergeResult | None = None
+    pruned: int = 0
+    error: str | None = None
 
 
 class _Run:
@@ -121,6 +176,8 @@ class _Run:
         run_id: str,
         lock_token: int,
         progress: Progress | None,
+        *,
+        force_full: bool,
     ) -> None:
         self.settings = replicator._settings
         self.store = replicator._store
@@ -131,142 +188,388 @@ class _Run:
         self.run_id = run_id
         self.lock_token = lock_token
         self.progress = progress
-        self.items = 0
+        self.force_full = force_full
         self.subtask: str | None = None
-        self.files: list[Path] = []
         self.phases: dict[str, float] = {}
+        self.tables: dict[str, _Table] = {}
+        self.warehouse: Warehouse | None = None
+        self.synced_at = datetime.now(UTC).replace(tzinfo=None)
+        self.subitems_error: str | None = None
+        self.last_renewal = time.monotonic()
         # one thread owns the warehouse session for the whole run
         self.warehouse_thread = ThreadPoolExecutor(1, thread_name_prefix="warehouse")
+
+    # -- the run ----------------------------------------------------------------------------------------
 
     async def execute(self) -> ReplicationResult:
         started = time.perf_counter()
         started_at = datetime.now(UTC)
-        log.info("run started", run_id=self.run_id, kind="full")
+        log.info("run started", run_id=self.run_id)
+        plan: _Plan | None = None
         try:
             async with AsyncExitStack() as stack:
                 stack.callback(self.warehouse_thread.shutdown)
                 stack.callback(self.blobs.delete_prefix, self.run_id)
-                layout, result = await self._replicate(stack)
+                state = SyncState.from_json(self.store.sync_state(self.integration.id))
+                plan = await self._replicate(stack, state)
         except BaseException as exc:
-            self._fail(exc)
+            self._fail(exc, plan)
             raise
-        seconds = time.perf_counter() - started
-        warnings = dict(layout.decoder.warnings)
-        phases = {**self.phases, **result.seconds}
-        self.store.finish_run(
-            self.run_id, "COMPLETED", rows_processed=self.items, rows_failed=0,
-            metrics={"inserted": result.inserted, "updated": result.updated, "deleted": result.deleted,
-                     "duplicates_dropped": result.duplicates_dropped, "warnings": warnings,
-                     "table": f"{layout.table.database}.{layout.table.schema}.{layout.table.name}",
-                     "phases": phases},
-        )  # fmt: skip
-        self.store.set_last_success(self.integration.id, started_at)
-        outcome = ReplicationResult(
-            self.run_id, self.integration.id, layout.table, self.items, result.inserted, result.updated,
-            result.deleted, seconds, warnings, phases,
-        )  # fmt: skip
-        log.info("run completed", run_id=self.run_id, items=self.items, seconds=round(seconds, 3),
-                 items_per_second=round(outcome.items_per_second))  # fmt: skip
-        return outcome
+        return self._complete(plan, state, started_at, time.perf_counter() - started)
 
-    async def _replicate(self, stack: AsyncExitStack) -> tuple[TableLayout, MergeResult]:
+    async def _replicate(self, stack: AsyncExitStack, state: SyncState) -> _Plan:
         integration = self.integration
         self._begin("fetch")
         secret = self.store.connection_secret(integration.monday_connection_id)
         api_url = self.store.get_connection(integration.monday_connection_id).config.get("api_url")
         client = await stack.enter_async_context(self.open_monday(secret["token"], api_url))
         board = await client.get_board(integration.board_id)
-        layout = plan_table(integration, board)
+        subitems_board = await self._subitems_board(client, board)
 
-        staging: _Staging | None = None
         try:
-            warehouse = await self._in_warehouse_thread(lambda: self.open_warehouse(
-                integration.snowflake_connection_id))  # fmt: skip
+            self.warehouse = await self._in_warehouse_thread(
+                lambda: self.open_warehouse(integration.snowflake_connection_id)
+            )
+            warehouse = self.warehouse
             stack.callback(lambda: self.warehouse_thread.submit(warehouse.close).result())
-            load = warehouse.begin_load(layout.table, layout.columns, layout.key, run_id=self.run_id)
-            stack.callback(lambda: self.warehouse_thread.submit(load.close).result())
-            staging = _Staging(self, load, alongside=warehouse.stages_alongside_caller)
-        except TransientError as exc:  # the warehouse is not reachable yet: stage after the fetch
+        except TransientError as exc:  # the warehouse is not reachable yet: load after the fetch
             log.warning("warehouse not reachable, loading after the fetch", error=str(exc))
+        await self._plan_tables(board, subitems_board, state)
+        plan = self._decide(state)
+        log.info("run mode decided", kind=plan.kind, reason=plan.reason, reconcile=plan.reconcile)
+        for table in self.tables.values():
+            await self._begin_staging(stack, table)
 
         fetch_started = time.perf_counter()
-        await self._fetch(client, layout, board.items_count, staging)
+        if plan.kind == "full":
+            await self._fetch_full(client, board)
+        else:
+            await self._fetch_changes(client, board, subitems_board, plan)
+        if plan.reconcile and plan.kind == "incremental":
+            await self._list_ids(client, board)
+        for table in self.tables.values():
+            table.files = table.writer.close()
+            if table.staging is not None:
+                table.staging.submit(table.writer.take_finished())
+            if table.keys is not None:
+                table.key_files = table.keys.close()
         self.phases["fetch_decode_write"] = round(time.perf_counter() - fetch_started, 3)
-        self._finish(rows=self.items)
+        self._finish(rows=sum(t.read for t in self.tables.values()))
 
-        self._begin("load")
         self.store.check_lock(integration.id, self.lock_token)
-        if staging is None:
-            return layout, await self._load_from_files(layout)
-        try:
-            await staging.drain()
-            result = await self._in_warehouse_thread(lambda: self._merge(warehouse, load, layout))
-        except TransientError as exc:
-            log.warning("staged load failed; loading again from the files", error=str(exc))
-            result = await self._load_from_files(layout)
-        return layout, result
+        for table in self.tables.values():
+            if table.error is None:
+                await self._load(table, plan)
+            else:
+                self._skip(table)
+        return plan
 
-    async def _fetch(
-        self, client: MondayClient, layout: TableLayout, expected: int | None, staging: _Staging | None
+    async def _subitems_board(self, client: MondayClient, board: BoardSpec) -> BoardSpec | None:
+        """The subitems board's structure, if subitems are wanted; a failure is kept for its step."""
+        if not self.integration.options.include_subitems or board.subitems_board_id is None:
+            return None
+        try:
+            return await client.get_board(board.subitems_board_id)
+        except (PermanentError, ConfigurationError) as exc:
+            self.subitems_error = f"the subitems board {board.subitems_board_id} cannot be read: {exc}"
+            log.warning("subitems will not sync", error=self.subitems_error)
+            return None
+
+    async def _plan_tables(
+        self, board: BoardSpec, subitems_board: BoardSpec | None, state: SyncState
     ) -> None:
-        synced_at = datetime.now(UTC).replace(tzinfo=None)
+        integration = self.integration
+        existing = await self._table_columns(target_table(integration, board))
+        main = plan_table(integration, board, previous=state.columns(ITEMS), existing=existing)
+        self.tables[ITEMS] = self._table(ITEMS, main)
+        if subitems_board is not None or self.subitems_error is not None:
+            placeholder = subitems_board or BoardSpec(board.subitems_board_id or "", "", ())
+            sub_ref = plan_subitems_table(integration, main.table, placeholder).table
+            existing = await self._table_columns(sub_ref) if subitems_board is not None else {}
+            sub = plan_subitems_table(
+                integration, main.table, placeholder, previous=state.columns(SUBITEMS), existing=existing
+            )
+            self.tables[SUBITEMS] = self._table(SUBITEMS, sub)
+            self.tables[SUBITEMS].error = self.subitems_error
+
+    def _table(self, role: str, layout: TableLayout) -> _Table:
         max_bytes = min(self.settings.csv_max_bytes, STAGED_FILE_BYTES)
-        writer = CsvBatchWriter(self.blobs, self.run_id, layout.columns, max_bytes)
-        renew_every = self.settings.lock_ttl_seconds / 3
-        last_renewal = time.monotonic()
+        writer = CsvBatchWriter(self.blobs, f"{self.run_id}/{role}", layout.columns, max_bytes)
+        return _Table(role, layout, writer)
+
+    async def _table_columns(self, table: TableRef) -> dict[str, str]:
+        warehouse = self.warehouse
+        if warehouse is None:
+            return {}
+        return await self._in_warehouse_thread(lambda: warehouse.table_columns(table))
+
+    def _decide(self, state: SyncState) -> _Plan:
+        integration = self.integration
+        now = datetime.now(UTC)
+        reasons = [
+            (self.force_full, "requested"),
+            (integration.sync_mode == "full", "the integration runs full syncs"),
+            (any(state.loaded_from(role) is None for role in self.tables if self.tables[role].error is None),
+             "first run" if state.loaded_from(ITEMS) is None else "a table was never loaded"),
+            (any(t.layout.changes.added or t.layout.changes.retyped for t in self.tables.values()),
+             "columns were added or changed type, and every row needs their values"),
+        ]  # fmt: skip
+        for applies, reason in reasons:
+            if applies:
+                return _Plan("full", reason)
+        since = min(
+            loaded
+            for role in self.tables
+            if self.tables[role].error is None and (loaded := state.loaded_from(role)) is not None
+        )
+        every = timedelta(hours=integration.options.reconcile_every_hours)
+        reconciled = state.reconciled_at
+        reconcile = reconciled is None or now - reconciled >= every
+        overlap = timedelta(seconds=self.settings.incremental_overlap_seconds)
+        return _Plan("incremental", "changes since the last run", since - overlap, reconcile)
+
+    # -- fetching ---------------------------------------------------------------------------------------
+
+    async def _fetch_full(self, client: MondayClient, board: BoardSpec) -> None:
+        items = self.tables[ITEMS]
+        subitems = self.tables.get(SUBITEMS)
+        nested = subitems is not None and subitems.error is None
+        layout, write, synced_at = items.layout, items.writer.write_row, self.synced_at
+        pages = client.iter_item_pages(
+            board.id,
+            column_ids=layout.column_ids,
+            shape=Shape.WITH_SUBITEMS if nested else Shape.ITEMS,
+            skip_seen=False,
+        )
+        async for page in pages:
+            for item in page:
+                write(layout.row(item, synced_at))
+                if nested:
+                    assert subitems is not None
+                    self._write_subitems(subitems, item)
+            items.read += len(page)
+            items.written += len(page)
+            self._page_done(items.written, board.items_count)
+
+    def _write_subitems(self, table: _Table, parent: dict[str, Any], since: datetime | None = None) -> None:
+        layout, synced_at = table.layout, self.synced_at
+        parent_id = parent.get("id")
+        for sub in parent.get("subitems") or ():
+            table.read += 1
+            if since is None or _updated_since(sub, since):
+                table.writer.write_row(layout.row(sub, synced_at, parent_id))
+                table.written += 1
+
+    async def _fetch_changes(
+        self, client: MondayClient, board: BoardSpec, subitems_board: BoardSpec | None, plan: _Plan
+    ) -> None:
+        assert plan.since is not None
+        since = plan.since
+        query_params = _updated_since_filter(since)
+        items = self.tables[ITEMS]
+        layout = items.layout
+        async for page in client.iter_item_pages(
+            board.id, column_ids=layout.column_ids, query_params=query_params, skip_seen=False
+        ):
+            for item in page:
+                if _updated_since(item, since):
+                    items.writer.write_row(layout.row(item, self.synced_at))
+                    items.written += 1
+            items.read += len(page)
+            self._page_done(items.written, None)
+        subitems = self.tables.get(SUBITEMS)
+        if subitems is None or subitems.error is not None or subitems_board is None:
+            return
         try:
-            async for page in client.iter_item_pages(self.integration.board_id, column_ids=layout.column_ids):
-                for item in page:
-                    writer.write_row(layout.row(item, synced_at))
-                self.items += len(page)
-                if staging is not None and staging.alongside:
-                    staging.submit(writer.take_finished())
-                if self.progress:
-                    self.progress(self.items, expected)
-                if time.monotonic() - last_renewal > renew_every:
-                    self.store.renew_lock(
-                        self.integration.id, self.lock_token, self.settings.lock_ttl_seconds
-                    )
-                    last_renewal = time.monotonic()
-        finally:
-            self.files = writer.close()
-        if staging is not None:
-            staging.submit(writer.take_finished())
+            async for page in client.iter_item_pages(
+                subitems_board.id, query_params=query_params, shape=Shape.SUBITEMS, skip_seen=False
+            ):
+                for sub in page:
+                    subitems.read += 1
+                    if _updated_since(sub, since):
+                        parent = sub.get("parent_item") or {}
+                        subitems.writer.write_row(subitems.layout.row(sub, self.synced_at, parent.get("id")))
+                        subitems.written += 1
+                self._page_done(items.written + subitems.written, None)
+        except (PermanentError, ConfigurationError) as exc:
+            subitems.error = f"the subitems board {subitems_board.id} cannot be read: {exc}"
+            log.warning("subitems will not sync", error=subitems.error)
 
-    def _merge(self, warehouse: Warehouse, load: StagedLoad, layout: TableLayout) -> MergeResult:
+    async def _list_ids(self, client: MondayClient, board: BoardSpec) -> None:
+        """Write every id on the board (and its subitems') to key files, to find rows whose item is gone."""
+        items = self.tables[ITEMS]
+        subitems = self.tables.get(SUBITEMS)
+        nested = subitems is not None and subitems.error is None
+        max_bytes = min(self.settings.csv_max_bytes, STAGED_FILE_BYTES)
+        for table in (items, subitems) if nested else (items,):
+            assert table is not None
+            prefix = f"{self.run_id}/{table.role}-ids"
+            table.keys = CsvBatchWriter(self.blobs, prefix, [_ID_COLUMN], max_bytes)
+        listed = 0
+        async for page in client.iter_item_pages(
+            board.id, shape=Shape.IDS_WITH_SUBITEMS if nested else Shape.IDS, skip_seen=False
+        ):
+            assert items.keys is not None
+            for item in page:
+                items.keys.write_row([int(item["id"])])
+                if nested:
+                    assert subitems is not None and subitems.keys is not None
+                    for sub in item.get("subitems") or ():
+                        subitems.keys.write_row([int(sub["id"])])
+            listed += len(page)
+            self._renew_lock()
+        log.info("listed the board's ids for reconciliation", items=listed)
+
+    def _page_done(self, done: int, expected: int | None) -> None:
+        items = self.tables[ITEMS]
+        if items.staging is not None and items.staging.alongside:
+            for table in self.tables.values():
+                if table.staging is not None:
+                    table.staging.submit(table.writer.take_finished())
+        if self.progress:
+            self.progress(done, expected)
+        self._renew_lock()
+
+    def _renew_lock(self) -> None:
+        if time.monotonic() - self.last_renewal > self.settings.lock_ttl_seconds / 3:
+            self.store.renew_lock(self.integration.id, self.lock_token, self.settings.lock_ttl_seconds)
+            self.last_renewal = time.monotonic()
+
+    # -- loading ----------------------------------------------------------------------------------------
+
+    async def _begin_staging(self, stack: AsyncExitStack, table: _Table) -> None:
+        warehouse = self.warehouse
+        if warehouse is None or table.error is not None:
+            return
+        layout = table.layout
+        load = await self._in_warehouse_thread(
+            lambda: warehouse.begin_load(layout.table, layout.columns, layout.key, run_id=self.run_id)
+        )
+        stack.callback(lambda: self.warehouse_thread.submit(load.close).result())
+        table.staging = _Staging(self, load, alongside=warehouse.stages_alongside_caller)
+
+    async def _load(self, table: _Table, plan: _Plan) -> None:
+        """Settle and merge one table (then prune it, on a reconciling incremental run)."""
+        self._begin("load" if table.role == ITEMS else "subitems")
+        full = plan.kind == "full"
+        soft = table.layout.soft_delete
+        try:
+            table.result = await self._merge(table, delete_missing=full, soft_delete=soft)
+            if table.key_files:
+                pruned = await self._with_retry(lambda warehouse: self._prune(warehouse, table))
+                table.pruned = pruned.deleted
+        except (PermanentError, ConfigurationError) as exc:
+            if table.role == ITEMS:
+                raise
+            table.error = f"the subitems table could not be loaded: {exc}"
+            self._fail_step(table.error)
+            return
+        result = table.result
+        self._finish(rows=result.inserted + result.updated + result.deleted + table.pruned)
+
+    async def _merge(self, table: _Table, *, delete_missing: bool, soft_delete: bool) -> MergeResult:
+        staging, warehouse = table.staging, self.warehouse
+        if staging is not None and warehouse is not None:
+            try:
+                await staging.drain()
+                load = staging.load
+                return await self._in_warehouse_thread(
+                    lambda: self._settle_and_merge(warehouse, load, table, delete_missing, soft_delete)
+                )
+            except TransientError as exc:
+                log.warning("staged load failed; loading again from the files", error=str(exc))
+
+        def load_all(warehouse: Warehouse) -> MergeResult:
+            _settle_table(warehouse, table.layout)
+            layout = table.layout
+            return warehouse.merge_files(layout.table, layout.columns, layout.key, table.files,
+                                         run_id=self.run_id, delete_missing=delete_missing,
+                                         soft_delete=soft_delete)  # fmt: skip
+
+        return await self._with_retry(load_all)
+
+    def _settle_and_merge(
+        self, warehouse: Warehouse, load: StagedLoad, table: _Table, delete_missing: bool, soft_delete: bool
+    ) -> MergeResult:
         """In the warehouse thread: settle the target table's columns, then merge what was staged."""
-        self._finish(rows=self.items)
-        self._begin("merge")
-        _settle_table(warehouse, layout)
-        result = load.merge(delete_missing=True)
-        self._finish(rows=result.inserted + result.updated + result.deleted)
-        return result
+        _settle_table(warehouse, table.layout)
+        return load.merge(delete_missing=delete_missing, soft_delete=soft_delete)
 
-    async def _load_from_files(self, layout: TableLayout) -> MergeResult:
-        """Load every file again on a fresh session, retrying transient errors with backoff."""
+    def _prune(self, warehouse: Warehouse, table: _Table) -> MergeResult:
+        layout = table.layout
+        return warehouse.merge_files(layout.table, [_ID_COLUMN], _ID_COLUMN.name, table.key_files,
+                                     run_id=self.run_id, delete_missing=True, soft_delete=layout.soft_delete,
+                                     upsert=False)  # fmt: skip
+
+    async def _with_retry(self, work: Callable[[Warehouse], T]) -> T:
+        """Do warehouse work on a fresh session, retrying transient errors with backoff."""
         policy = RetryPolicy(
             self.settings.snowflake.max_attempts, self.settings.snowflake.backoff_base_seconds
         )
 
-        def load_all() -> MergeResult:
+        def attempt() -> T:
             warehouse = self.open_warehouse(self.integration.snowflake_connection_id)
             try:
-                _settle_table(warehouse, layout)
-                return warehouse.merge_files(layout.table, layout.columns, layout.key, self.files,
-                                             run_id=self.run_id, delete_missing=True)  # fmt: skip
+                return work(warehouse)
             finally:
                 warehouse.close()
 
-        result = await run_with_retry(
-            policy,
-            lambda: self._in_warehouse_thread(load_all),
-            sleep=asyncio.sleep,
-            describe="warehouse load",
+        return await run_with_retry(
+            policy, lambda: self._in_warehouse_thread(attempt), sleep=asyncio.sleep, describe="warehouse load"
         )
-        self._finish(rows=result.staged_rows)
-        return result
 
     # -- bookkeeping ------------------------------------------------------------------------------------
+
+    def _complete(
+        self, plan: _Plan, state: SyncState, started_at: datetime, seconds: float
+    ) -> ReplicationResult:
+        items = self.tables[ITEMS]
+        subitems = self.tables.get(SUBITEMS)
+        assert items.result is not None
+        result = items.result
+        reconciled = plan.kind == "full" or plan.reconcile
+        for table in self.tables.values():
+            if table.error is None:
+                state.loaded(table.role, started_at, table.layout.stored_columns())
+        if reconciled and all(t.error is None for t in self.tables.values()):
+            state.reconciled_at = started_at
+        self.store.set_sync_state(self.integration.id, state.to_json())
+        self.store.set_last_success(self.integration.id, started_at)
+
+        loaded = [t for t in self.tables.values() if t.error is None]
+        changes = {t.role: t.layout.changes.as_dict() for t in loaded if t.layout.changes}
+        warnings = dict(items.layout.decoder.warnings)
+        phases = {**self.phases, **result.seconds}
+        tables = {
+            t.role: {
+                "table": ".".join((t.layout.table.database, t.layout.table.schema, t.layout.table.name)),
+                "read": t.read, "written": t.written, "skipped": t.read - t.written,
+                **({"inserted": t.result.inserted, "updated": t.result.updated,
+                    "deleted": t.result.deleted + t.pruned, "duplicates_dropped": t.result.duplicates_dropped}
+                   if t.result else {}),
+                **({"error": t.error} if t.error else {}),
+            }
+            for t in self.tables.values()
+        }  # fmt: skip
+        error = subitems.error if subitems is not None else None
+        written = sum(t.written for t in self.tables.values())
+        self.store.finish_run(
+            self.run_id, "COMPLETED", rows_processed=written, rows_failed=0, kind=plan.kind, error=error,
+            error_class="partial" if error else None,
+            metrics={"kind": plan.kind, "reason": plan.reason, "reconciled": reconciled, "tables": tables,
+                     "schema_changes": changes, "warnings": warnings, "phases": phases},
+        )  # fmt: skip
+        outcome = ReplicationResult(
+            self.run_id, self.integration.id, items.layout.table, items.written, result.inserted,
+            result.updated, result.deleted + items.pruned, seconds, plan.kind,
+            read=items.read, reconciled=reconciled,
+            subitems=subitems.result if subitems is not None else None, subitems_error=error,
+            schema_changes=changes, warnings=warnings, phases=phases,
+        )  # fmt: skip
+        log.info("run completed", run_id=self.run_id, kind=plan.kind, items=items.written, read=items.read,
+                 seconds=round(seconds, 3), items_per_second=round(outcome.items_per_second),
+                 schema_changes=changes or None, subitems_error=error)  # fmt: skip
+        return outcome
 
     def _begin(self, name: str) -> None:
         self.subtask = self.store.start_subtask(self.run_id, name)
@@ -276,12 +579,24 @@ class _Run:
             self.store.finish_subtask(self.subtask, "COMPLETED", rows_processed=rows)
             self.subtask = None
 
-    def _fail(self, exc: BaseException) -> None:
+    def _fail_step(self, error: str) -> None:
+        if self.subtask is not None:
+            self.store.finish_subtask(self.subtask, "FAILED", error=error)
+            self.subtask = None
+        log.warning("step failed", run_id=self.run_id, error=error)
+
+    def _skip(self, table: _Table) -> None:
+        """A table that could not be read: its step is recorded as failed, the run goes on."""
+        self._begin(table.role)
+        self._fail_step(table.error or "skipped")
+
+    def _fail(self, exc: BaseException, plan: _Plan | None) -> None:
         error = _describe(exc)
         if self.subtask is not None:
             self.store.finish_subtask(self.subtask, "FAILED", error=error)
-        self.store.finish_run(self.run_id, "FAILED", rows_processed=self.items, rows_failed=0, error=error,
-                              error_class=_error_class(exc))  # fmt: skip
+        written = sum(t.written for t in self.tables.values())
+        self.store.finish_run(self.run_id, "FAILED", rows_processed=written, rows_failed=0, error=error,
+                              error_class=_error_class(exc), kind=plan.kind if plan else None)  # fmt: skip
         log.warning("run failed", run_id=self.run_id, error=error, error_class=_error_class(exc))
 
     def _in_warehouse_thread(self, work: Callable[[], T]) -> asyncio.Future[T]:
@@ -293,13 +608,13 @@ class _Staging:
 
     def __init__(self, run: _Run, load: StagedLoad, *, alongside: bool) -> None:
         self._run = run
-        self._load = load
+        self.load = load
         self.alongside = alongside
         self._pending: list[Awaitable[Any]] = []
 
     def submit(self, files: list[Path]) -> None:
         for path in files:
-            self._pending.append(self._run._in_warehouse_thread(partial(self._load.add_file, path)))
+            self._pending.append(self._run._in_warehouse_thread(partial(self.load.add_file, path)))
 
     async def drain(self) -> None:
         """Wait for every submitted file; the first failure is raised."""
@@ -311,9 +626,35 @@ class _Staging:
 
 
 def _settle_table(warehouse: Warehouse, layout: TableLayout) -> None:
-    """Create the target table, or add the columns it lacks; existing columns keep their types."""
+    """Rename columns as planned, then create the table or add the columns it lacks; existing columns
+    keep their types."""
     existing = warehouse.table_columns(layout.table)
+    for old, new in layout.changes.renamed:
+        if old in existing and new not in existing:
+            warehouse.rename_column(layout.table, old, new)
+            existing[new] = existing.pop(old)
     warehouse.ensure_table(layout.table, layout.target_columns(existing), layout.key)
+
+
+def _updated_since_filter(since: datetime) -> dict[str, Any]:
+    """monday compares `__last_updated__` by whole days in the token user's timezone (anywhere from
+    UTC-12 to UTC+14), so ask from the day before; rows are then filtered on `updated_at` exactly."""
+    day = (since.astimezone(UTC) - timedelta(days=1)).date().isoformat()
+    rule = {"column_id": "__last_updated__", "compare_value": ["EXACT", day],
+            "operator": "greater_than_or_equals", "compare_attribute": "UPDATED_AT"}  # fmt: skip
+    return {"rules": [rule]}
+
+
+def _updated_since(item: dict[str, Any], since: datetime) -> bool:
+    """Whether monday's `updated_at` is at or after `since`; an unreadable one counts as changed."""
+    raw = item.get("updated_at")
+    try:
+        updated = datetime.fromisoformat(str(raw))
+    except ValueError:
+        return True
+    if updated.tzinfo is None:
+        updated = updated.replace(tzinfo=UTC)
+    return updated >= since
 
 
 def _describe(exc: BaseException) -> str:

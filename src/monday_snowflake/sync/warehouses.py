@@ -14,7 +14,9 @@ class StagedLoad(Protocol):
 
     def add_file(self, path: Path) -> None: ...
 
-    def merge(self, *, delete_missing: bool) -> MergeResult: ...
+    def merge(
+        self, *, delete_missing: bool, soft_delete: bool = False, upsert: bool = True
+    ) -> MergeResult: ...
 
     def close(self) -> None: ...
 
@@ -29,6 +31,8 @@ class Warehouse(Protocol):
 
     def table_columns(self, table: TableRef) -> dict[str, str]: ...
 
+    def rename_column(self, table: TableRef, old: str, new: str) -> None: ...
+
     def merge_files(
         self,
         table: TableRef,
@@ -38,6 +42,8 @@ class Warehouse(Protocol):
         *,
         run_id: str,
         delete_missing: bool,
+        soft_delete: bool = False,
+        upsert: bool = True,
     ) -> MergeResult: ...
 
     def begin_load(
