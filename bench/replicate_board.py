@@ -14,71 +14,26 @@ the replication alone (the recorded pages are allocated before the measurement s
 from __future__ import annotations
 
 import argparse
-import asyncio
 import gc
 import json
-import os
-import platform
 import tempfile
 import time
 import tracemalloc
 from pathlib import Path
-from typing import Any
 
-import httpx
-from cryptography.fernet import Fernet
+from bench.common import (
+    COLUMNS,
+    TOKEN,
+    Recorder,
+    build_board,
+    header,
+    replay,
+    run_once,
+    served_runtime,
+    use_transport,
+)
 
-from monday_sandbox.generator import seed_account
-from monday_sandbox.server import SandboxServer
-from monday_sandbox.state import Sandbox
 from monday_snowflake.integrations import create_integration
-from monday_snowflake.monday.client import MondayClient
-from monday_snowflake.runtime import Runtime
-from monday_snowflake.settings import MondaySettings, Settings
-
-TOKEN = "bench-token"
-COLUMNS = [  # 20 columns of mixed types
-    "status", "people", "date", "numbers", "text", "long_text", "dropdown", "timeline", "checkbox",
-    "email", "phone", "link", "location", "tags", "country", "rating", "board_relation", "creation_log",
-    "last_updated", "formula",
-]  # fmt: skip
-
-
-class Recorder(httpx.AsyncBaseTransport):
-    """Passes requests through to the sandbox and keeps each answer, keyed by the request body."""
-
-    def __init__(self) -> None:
-        self.inner = httpx.AsyncHTTPTransport()
-        self.pages: dict[bytes, bytes] = {}
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        body = request.content
-        response = await self.inner.handle_async_request(request)
-        content = await response.aread()
-        self.pages[body] = content
-        return httpx.Response(response.status_code, headers=response.headers, content=content)
-
-
-def replay(pages: dict[bytes, bytes]) -> httpx.MockTransport:
-    def answer(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(
-            200, content=pages[request.content], headers={"content-type": "application/json"}
-        )
-
-    return httpx.MockTransport(answer)
-
-
-def build_board(items: int) -> tuple[Sandbox, str]:
-    sandbox = Sandbox()
-    board = seed_account(sandbox, boards=1, items=items, subitems=0, seed=7)[0]
-    sandbox.add_token(TOKEN)
-    return sandbox, str(board.id)
-
-
-def run_once(runtime: Runtime, integration_id: str) -> tuple[float, Any]:
-    started = time.perf_counter()
-    result = asyncio.run(runtime.replicator().replicate(integration_id))
-    return time.perf_counter() - started, result
 
 
 def main() -> None:
@@ -90,23 +45,9 @@ def main() -> None:
     parser.add_argument("--skip-http", action="store_true")
     args = parser.parse_args()
 
-    print(
-        f"# {time.strftime('%Y-%m-%d')} {platform.machine()} {os.cpu_count()} cores, "
-        f"python {platform.python_version()}"
-    )
-    t0 = time.perf_counter()
+    header()
     sandbox, board_id = build_board(args.items)
-    print(f"seeded {args.items:,} items in {time.perf_counter() - t0:.1f} s")
-
-    with tempfile.TemporaryDirectory() as tmp, SandboxServer(sandbox) as server:
-        api_url = f"{server.url}/v2"
-        settings = Settings(
-            _env_file=None,  # type: ignore[call-arg]
-            data_dir=Path(tmp),
-            secret_key=Fernet.generate_key().decode(),
-            monday=MondaySettings(api_url=api_url),
-        )
-        runtime = Runtime(settings)
+    with tempfile.TemporaryDirectory() as tmp, served_runtime(sandbox, Path(tmp)) as (runtime, api_url):
         integration = create_integration(
             runtime,
             board_id=board_id,
@@ -115,23 +56,18 @@ def main() -> None:
             monday_url=api_url,
             column_ids=COLUMNS,
         )
-
         recorder = Recorder()
-        runtime.monday_client = lambda token, url=None: MondayClient(  # type: ignore[method-assign]
-            settings.monday, token, transport=recorder
-        )
-        http_seconds, http_result = run_once(runtime, integration.id)
+        use_transport(runtime, recorder)
+        http_seconds, http_result = run_once(runtime, integration.id, full=True)
         pages = recorder.pages
         print(f"recorded {len(pages)} responses, {sum(map(len, pages.values())) / 1e6:.0f} MB")
 
-        runtime.monday_client = lambda token, url=None: MondayClient(  # type: ignore[method-assign]
-            settings.monday, token, transport=replay(pages)
-        )
+        use_transport(runtime, replay(pages))
         gc.collect()
         if args.memory:
             tracemalloc.start()
             base = tracemalloc.get_traced_memory()[0]
-        seconds, result = run_once(runtime, integration.id)
+        seconds, result = run_once(runtime, integration.id, full=True)
         if args.memory:
             peak = tracemalloc.get_traced_memory()[1] - base
             tracemalloc.stop()
@@ -148,16 +84,14 @@ def main() -> None:
                 f"over HTTP (first run, inserts): {http_result.items:,} items in {http_seconds:.2f} s = "
                 f"{http_result.items / http_seconds:,.0f} items/s"
             )
-            seconds, result = run_once(runtime, integration.id)
-            runtime.monday_client = lambda token, url=None: MondayClient(  # type: ignore[method-assign]
-                settings.monday, token
-            )
-            seconds, result = run_once(runtime, integration.id)
+            use_transport(runtime, None)
+            seconds, result = run_once(runtime, integration.id, full=True)
             print(
                 f"over HTTP (updates): {result.items:,} items in {seconds:.2f} s = "
                 f"{result.items / seconds:,.0f} items/s"
             )
-        runtime.close()
+        del pages
+        time.sleep(0)
 
 
 if __name__ == "__main__":
