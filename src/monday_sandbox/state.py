@@ -598,6 +598,13 @@ class Sandbox:
             target.state = state
             target.updated_at = now
             self._emit(ChangeEvent(kind, target.board_id, target.id, actor, now, name=target.name))
+        parent = self.data.items.get(item.parent_item_id) if item.parent_item_id is not None else None
+        if parent is not None:
+            # a subitem deleted on its own leaves its parent's subitems column; restored, it comes back
+            if state == "deleted" and item.id in parent.subitem_ids:
+                parent.subitem_ids.remove(item.id)
+            elif state != "deleted" and item.id not in parent.subitem_ids:
+                parent.subitem_ids.append(item.id)
         self.data.boards[item.board_id].updated_at = now
         return item
 

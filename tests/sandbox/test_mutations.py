@@ -318,3 +318,22 @@ def test_subitems_live_on_a_linked_subitems_board(
     (item,) = result["items_page"]["items"]
     assert item["subitems"] == [{"id": sub["id"], "name": "Child"}]
     assert item["column_values"][0]["subitems_ids"] == [sub["id"]]
+
+
+def test_a_deleted_subitem_leaves_its_parents_subitems_column_and_a_restore_brings_it_back(
+    sandbox: Sandbox, board: Board, client: httpx.Client
+) -> None:
+    parent = sandbox.create_item(board.id, "Parent")
+    kept, gone = (sandbox.create_subitem(parent.id, name) for name in ("kept", "gone"))
+    query = "query($i: [ID!]) { items(ids: $i) { column_values(types: [subtasks]) { value } } }"
+
+    def listed() -> list[int]:
+        (item,) = data(client, query, {"i": [str(parent.id)]})["items"]
+        value = json.loads(item["column_values"][0]["value"] or "null") or {"linkedPulseIds": []}
+        return [link["linkedPulseId"] for link in value["linkedPulseIds"]]
+
+    assert listed() == [kept.id, gone.id]
+    data(client, "mutation($i: ID!) { delete_item(item_id: $i) { id } }", {"i": str(gone.id)})
+    assert listed() == [kept.id]
+    sandbox.restore_item(gone.id)
+    assert listed() == [kept.id, gone.id]

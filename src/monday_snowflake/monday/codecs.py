@@ -39,6 +39,7 @@ Type table (monday type -> Snowflake type -> Python value):
     world_clock                   VARCHAR        IANA time zone, e.g. "Europe/London"
     color_picker                  VARCHAR        the colour as monday renders it (hex)
     button                        (skipped)
+    name                          (skipped: every table has the item's NAME already)
     anything else                 VARIANT        the raw parsed `value` (or `text` when `value` is null)
 
 Empty values (`null`, `""`, `{}`, empty lists) become NULL, except checkbox (False).
@@ -113,7 +114,7 @@ _LEGACY_TYPES = {
     "connect_boards": "board_relation",
 }
 
-SKIPPED_TYPES = frozenset({"button"})
+SKIPPED_TYPES = frozenset({"button", "name"})
 
 
 def normalise_type(name: str) -> str:
@@ -712,7 +713,7 @@ def _labelled_address_parser(key: str) -> Parser:
 def codec_for(
     column: ColumnSpec, *, keep_dropdown_ids: bool = False, keep_labels: bool = False
 ) -> ColumnCodec | None:
-    """The codec of one board column, or None for a column that is not copied (button)."""
+    """The codec of one board column, or None for a column that is not copied (button, name)."""
     kind = normalise_type(column.type)
     if kind in SKIPPED_TYPES:
         return None

@@ -213,7 +213,10 @@ def plan_table(
         chosen = [known[m.column_id] for m in integration.columns]
         explicit = {m.column_id: m.target for m in integration.columns if m.target}
     else:
-        chosen = list(board.columns)
+        # with subitems in their own table, the parent's subitems column would only repeat their ids
+        # (PARENT_ITEM_ID says it), and go stale when one is deleted without the parent being updated
+        subitems_apart = integration.options.include_subitems
+        chosen = [c for c in board.columns if not (subitems_apart and c.type == "subtasks")]
         explicit = {}
     table = target_table(integration, board)
     return _plan(integration, table, chosen, explicit, previous, existing or {}, set(known), subitems=False)
