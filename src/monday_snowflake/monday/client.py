@@ -188,6 +188,7 @@ class MondayClient:
         column_ids: Sequence[str] | None = None,
         query_params: dict[str, Any] | None = None,
         shape: Shape = Shape.ITEMS,
+        subitem_column_ids: Sequence[str] | None = None,
         page_size: int | None = None,
         skip_seen: bool = True,
     ) -> AsyncGenerator[Page, None]:
@@ -204,6 +205,8 @@ class MondayClient:
         common: dict[str, Any] = {"limit": limit}
         if column_ids is not None and shape.reads_columns:
             common["columnIds"] = [str(c) for c in column_ids]
+        if subitem_column_ids is not None and shape is Shape.WITH_SUBITEMS:
+            common["subitemColumnIds"] = [str(c) for c in subitem_column_ids]
         first_vars = {**common, "boardId": str(board_id)}
         if query_params is not None:
             first_vars["queryParams"] = query_params

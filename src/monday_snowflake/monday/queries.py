@@ -22,7 +22,8 @@ class Shape(StrEnum):
     ITEMS = "items"
     """Metadata and the selected column values."""
     WITH_SUBITEMS = "with_subitems"
-    """As ITEMS, plus every subitem with all its column values (subitems have their own board and ids)."""
+    """As ITEMS, plus every subitem with the column values of `$subitemColumnIds` (all when absent;
+    subitems have their own board and column ids)."""
     SUBITEMS = "subitems"
     """Items of a subitems board: metadata, all column values, and the parent item's id."""
     IDS = "ids"
@@ -57,12 +58,16 @@ fragment ItemFields on Item {{
 fragment SubitemFields on Item {{
   {_ITEM_SCALARS}
   group {{ id title }}
-  column_values {{ {COLUMN_VALUE_SELECTION} }}
+  column_values(ids: $subitemColumnIds) {{ {COLUMN_VALUE_SELECTION} }}
 }}"""
     return fragments
 
 
 def _column_ids_variable(shape: Shape) -> str:
+    """Column selections are variables; naming the columns also keeps monday's complexity charge down
+    (a `column_values` without ids is charged as if the board had many)."""
+    if shape is Shape.WITH_SUBITEMS:
+        return ", $columnIds: [String!], $subitemColumnIds: [String!]"
     return ", $columnIds: [String!]" if shape.reads_columns else ""
 
 

@@ -335,10 +335,12 @@ class _Run:
         subitems = self.tables.get(SUBITEMS)
         nested = subitems is not None and subitems.error is None
         layout, write, synced_at = items.layout, items.writer.write_row, self.synced_at
+        sub_columns = (subitems.layout.column_ids or None) if subitems is not None and nested else None
         pages = client.iter_item_pages(
             board.id,
             column_ids=layout.column_ids,
             shape=Shape.WITH_SUBITEMS if nested else Shape.ITEMS,
+            subitem_column_ids=sub_columns,
             skip_seen=False,
         )
         async for page in pages:

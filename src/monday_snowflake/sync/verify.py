@@ -69,7 +69,11 @@ async def compare_integration(
     expected: dict[str, dict[int, list[Any]]] = {role: {} for role in layouts}
     synced = datetime(2000, 1, 1)
     shape = Shape.WITH_SUBITEMS if "subitems" in layouts else Shape.ITEMS
-    async for page in client.iter_item_pages(board.id, column_ids=main.column_ids, shape=shape):
+    sub_columns = layouts["subitems"].column_ids if "subitems" in layouts else None
+    pages = client.iter_item_pages(
+        board.id, column_ids=main.column_ids, shape=shape, subitem_column_ids=sub_columns
+    )
+    async for page in pages:
         for item in page:
             expected["items"][int(item["id"])] = main.row(item, synced)
             for sub in item.get("subitems") or () if "subitems" in layouts else ():
