@@ -95,6 +95,8 @@ class Settings(BaseSettings):
     """Staged CSV files are split before they reach this size."""
     lock_ttl_seconds: int = 30 * 60
     """How long an integration's run lock lasts without being renewed."""
+    parallel_decode_min_items: int = 20_000
+    """Full runs of boards with at least this many items decode pages in worker processes."""
     incremental_overlap_seconds: int = 300
     """An incremental run also rewrites items updated this long before the last run started, so clock
     skew between monday and this machine cannot lose an edit."""
