@@ -71,6 +71,25 @@ class SnowflakeSettings(BaseModel):
     """First retry delay of a load; doubles each attempt, with full jitter."""
 
 
+class QueueSettings(BaseModel):
+    """The durable task queue: per-account limits, retries and worker leases."""
+
+    max_running_per_account: int = Field(default=50, ge=1)
+    """Tasks of one account that may run at once, across all workers; a queue may override it."""
+    max_attempts: int = Field(default=5, ge=1)
+    """Attempts per task (unless the task says otherwise) before a retryable failure becomes final."""
+    backoff_base_seconds: float = Field(default=5.0, ge=0)
+    """Delay before the first retry; doubles each attempt, with full jitter."""
+    backoff_max_seconds: float = Field(default=600.0, ge=0)
+    """Ceiling for one retry delay."""
+    lease_seconds: float = Field(default=1800.0, gt=0)
+    """How long a claimed task stays a worker's without a heartbeat; then another worker takes it."""
+    poll_interval_seconds: float = Field(default=0.5, gt=0)
+    """How long an idle worker waits before asking the queue again."""
+    worker_concurrency: int = Field(default=4, ge=1)
+    """Tasks one worker process runs at once."""
+
+
 class Settings(BaseSettings):
     """Everything the product can be told, in one place."""
 
@@ -95,6 +114,10 @@ class Settings(BaseSettings):
     """Staged CSV files are split before they reach this size."""
     lock_ttl_seconds: int = 30 * 60
     """How long an integration's run lock lasts without being renewed."""
+    min_schedule_interval_hours: float = 1.0
+    """The shortest interval a schedule may have."""
+    scheduler_secret: SecretStr | None = None
+    """Bearer secret of `POST /triggers/scheduled/{id}`, for an external scheduler; unset: refused."""
     parallel_decode_min_items: int = 20_000
     """Full runs of boards with at least this many items decode pages in worker processes."""
     incremental_overlap_seconds: int = 300
@@ -102,6 +125,7 @@ class Settings(BaseSettings):
     skew between monday and this machine cannot lose an edit."""
     monday: MondaySettings = Field(default_factory=MondaySettings)
     snowflake: SnowflakeSettings = Field(default_factory=SnowflakeSettings)
+    queue: QueueSettings = Field(default_factory=QueueSettings)
 
     def resolved_database_url(self) -> str:
         """The state store URL, defaulting to a SQLite file in the data directory."""

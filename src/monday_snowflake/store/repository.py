@@ -1,4 +1,5 @@
-"""The state store: accounts, users, connections, integrations, runs, feature flags and run locks.
+"""The state store: accounts, users, connections, integrations, runs, feature flags, run locks and
+management API keys.
 
 `Store` is safe to share between threads: each call opens its own short session. Where a method takes
 an `account_id`, everything it reads or writes is limited to that account; another account's rows are
@@ -8,13 +9,17 @@ reported as not found, so their existence does not leak.
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, select, update
 from sqlalchemy.exc import IntegrityError
 
-from monday_snowflake.errors import ConfigurationError, NotFoundError
+from monday_snowflake.errors import AuthenticationError, ConfigurationError, NotFoundError
 from monday_snowflake.model import ColumnMapping, Integration, IntegrationOptions
 from monday_snowflake.model.integration import SYNC_MODES
 from monday_snowflake.store import locks
@@ -32,6 +37,7 @@ from monday_snowflake.store.tables import (
     CONNECTION_KINDS,
     CONNECTION_STATUSES,
     AccountRow,
+    ApiKeyRow,
     ConnectionRow,
     FeatureFlagRow,
     IntegrationRow,
@@ -55,6 +61,28 @@ SECRET_LOOKING_KEYS = frozenset(
         "passphrase",
     }
 )
+API_KEY_PREFIX = "msk_"
+API_KEY_SHOWN_CHARS = 8
+"""How much of a key is kept in clear (`prefix`), so people can tell their keys apart."""
+API_KEY_TOUCH_SECONDS = 60
+"""`last_used_at` is written at most this often per key, so authenticating is mostly a read."""
+
+
+@dataclass(frozen=True)
+class ApiKeyRecord:
+    """A management API key as anyone may see it: its name and first characters, never the key."""
+
+    id: str
+    account_id: str
+    name: str
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
 
 
 class Store(RunHistory):
@@ -391,6 +419,75 @@ class Store(RunHistory):
 
     def get_lock(self, integration_id: str) -> locks.LockInfo | None:
         return locks.get_lock(self.engine, integration_id)
+
+    # -- management API keys -----------------------------------------------------------------
+
+    def create_api_key(self, account_id: str, name: str) -> tuple[str, ApiKeyRecord]:
+        """A new key for the account: `(plaintext, record)`. The plaintext is shown once, here; only
+        its SHA-256 is stored, so a lost key is replaced, not recovered."""
+        name = name.strip()
+        if not 0 < len(name) <= 255:
+            raise ConfigurationError("an API key's name is 1 to 255 characters")
+        plaintext = API_KEY_PREFIX + secrets.token_urlsafe(32)
+        row = ApiKeyRow(
+            account_id=account_id,
+            name=name,
+            prefix=plaintext[:API_KEY_SHOWN_CHARS],
+            key_hash=_key_hash(plaintext),
+            created_at=self._clock(),
+        )
+        try:
+            with self._write() as session:
+                session.add(row)
+        except IntegrityError:
+            raise NotFoundError(f"account '{account_id}' not found", account_id=account_id) from None
+        return plaintext, _api_key(row)
+
+    def authenticate_api_key(self, plaintext: str) -> str:
+        """The account a key belongs to. Raises AuthenticationError for an unknown or revoked key
+        (the same message for both, and never the key itself)."""
+        digest = _key_hash(plaintext)
+        with self._read() as session:
+            row = session.scalars(select(ApiKeyRow).where(ApiKeyRow.key_hash == digest)).first()
+        if row is None or not hmac.compare_digest(row.key_hash, digest) or row.revoked_at is not None:
+            raise AuthenticationError("invalid or revoked API key")
+        now = self._clock()
+        if row.last_used_at is None or now - row.last_used_at >= timedelta(seconds=API_KEY_TOUCH_SECONDS):
+            with self._write() as session:
+                session.execute(update(ApiKeyRow).where(ApiKeyRow.id == row.id).values(last_used_at=now))
+        return row.account_id
+
+    def list_api_keys(self, account_id: str) -> list[ApiKeyRecord]:
+        """The account's keys, revoked ones included, newest first."""
+        stmt = (
+            select(ApiKeyRow)
+            .where(ApiKeyRow.account_id == account_id)
+            .order_by(ApiKeyRow.created_at.desc(), ApiKeyRow.id)
+        )
+        with self._read() as session:
+            return [_api_key(r) for r in session.scalars(stmt)]
+
+    def revoke_api_key(self, key_id: str, account_id: str) -> ApiKeyRecord:
+        """Refuse the key from now on. Revoking twice keeps the first time."""
+        with self._write() as session:
+            row = session.scalars(
+                select(ApiKeyRow).where(ApiKeyRow.id == key_id, ApiKeyRow.account_id == account_id)
+            ).first()
+            if row is None:
+                raise NotFoundError(f"API key '{key_id}' not found", api_key_id=key_id)
+            if row.revoked_at is None:
+                row.revoked_at = self._clock()
+            return _api_key(row)
+
+
+def _key_hash(plaintext: str) -> str:
+    return hashlib.sha256(plaintext.encode()).hexdigest()
+
+
+def _api_key(row: ApiKeyRow) -> ApiKeyRecord:
+    return ApiKeyRecord(
+        row.id, row.account_id, row.name, row.prefix, row.created_at, row.last_used_at, row.revoked_at
+    )
 
 
 def _flag_query(name: str, account_id: str | None) -> Select[FeatureFlagRow]:

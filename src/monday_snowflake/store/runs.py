@@ -23,11 +23,13 @@ class RunHistory(StoreBase):
         correlation_id: str | None = None,
         *,
         account_id: str | None = None,
+        run_id: str | None = None,
     ) -> str:
-        """Record a run as RUNNING; returns its id."""
+        """Record a run as RUNNING; returns its id (`run_id` when given: an id promised earlier)."""
         with self._write() as session:
             integration = find_integration(session, integration_id, account_id)
             row = RunRow(
+                **({"id": run_id} if run_id else {}),
                 integration_id=integration.id,
                 account_id=integration.account_id,
                 kind=kind,

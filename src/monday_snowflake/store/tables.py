@@ -40,6 +40,7 @@ NAMING_CONVENTION = {
 }
 
 RUN_STATUSES = ("RUNNING", "COMPLETED", "FAILED")
+TASK_STATUSES = ("QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED")
 CONNECTION_KINDS = ("monday", "snowflake")
 CONNECTION_STATUSES = ("connected", "disconnected")
 
@@ -152,6 +153,8 @@ class IntegrationRow(Base):
     schedule: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
     sync_mode: Mapped[str] = mapped_column(String(32), default="incremental")
     last_success_started_at: Mapped[datetime | None]
+    last_scheduled_for: Mapped[datetime | None]
+    """The due time of the latest scheduled run the scheduler enqueued (its de-duplication watermark)."""
     sync_state: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -243,3 +246,68 @@ class IntegrationLockRow(Base):
     token: Mapped[int] = mapped_column(Integer)
     acquired_at: Mapped[datetime]
     expires_at: Mapped[datetime | None]
+
+
+class TaskQueueRow(Base):
+    """The queue of one account: paused or not, and its running limit. Claimers lock this row on
+    PostgreSQL while they count the account's running tasks, so no two can both exceed the limit."""
+
+    __tablename__ = "task_queues"
+
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    max_running: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TaskRow(Base):
+    """One unit of queued work. `lease_token` grows with every claim: the fencing token of its holder.
+
+    `(account_id, dedup_key)` is unique over all rows, finished ones included, so a key names one
+    piece of work forever (e.g. `scheduled:<integration>:<due time>`). NULL keys never collide.
+    """
+
+    __tablename__ = "tasks"
+    __table_args__ = (
+        UniqueConstraint("account_id", "dedup_key"),
+        CheckConstraint("status IN ('QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED')", name="status"),
+        Index("ix_tasks_status_priority_run_after", "status", "priority", "run_after"),
+        Index("ix_tasks_status_lease_expires_at", "status", "lease_expires_at"),
+        Index("ix_tasks_account_id_status_lease_expires_at", "account_id", "status", "lease_expires_at"),
+        Index("ix_tasks_account_id_created_at", "account_id", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]]
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), default="QUEUED")
+    run_after: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer)
+    dedup_key: Mapped[str | None] = mapped_column(String(255))
+    lease_owner: Mapped[str | None] = mapped_column(String(255))
+    lease_token: Mapped[int] = mapped_column(Integer, default=0)
+    lease_expires_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    error_class: Mapped[str | None] = mapped_column(String(255))
+    result: Mapped[Any] = mapped_column(JsonType, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+
+class ApiKeyRow(Base):
+    """A management API key. Only the SHA-256 of the key is kept; `prefix` lets people tell keys apart."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    prefix: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]

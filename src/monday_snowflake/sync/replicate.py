@@ -125,14 +125,16 @@ class BoardReplicator:
         account_id: str | None = None,
         progress: Progress | None = None,
         full: bool = False,
+        run_id: str | None = None,
     ) -> ReplicationResult:
-        """Run one replication of an integration (by id or name); `full` forces a full run."""
+        """Run one replication of an integration (by id or name); `full` forces a full run; `run_id`
+        is the id to record the run under (one promised to whoever asked for it)."""
         integration = self._store.get_integration(integration_ref, account_id=account_id)
         lock_token = self._store.acquire_lock(integration.id, self._owner, self._settings.lock_ttl_seconds)
         try:
             with bind_correlation_id(integration_id=integration.id) as correlation_id:
                 requested = "full" if full or integration.sync_mode == "full" else "incremental"
-                run_id = self._store.start_run(integration.id, requested, correlation_id)
+                run_id = self._store.start_run(integration.id, requested, correlation_id, run_id=run_id)
                 run = _Run(self, integration, run_id, lock_token, progress, force_full=full)
                 return await run.execute()
         finally:
