@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,10 +24,12 @@ from monday_snowflake.settings import Settings
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 integrations_app = typer.Typer(no_args_is_help=True, help="Create, list, show and remove integrations.")
 sync_app = typer.Typer(no_args_is_help=True, help="Run syncs.")
+accounts_app = typer.Typer(no_args_is_help=True, help="Accounts and their API keys, for the HTTP API.")
 db_app = typer.Typer(no_args_is_help=True, help="Manage the state database.")
 warehouse_app = typer.Typer(no_args_is_help=True, help="Talk to the configured warehouse.")
 app.add_typer(integrations_app, name="integrations")
 app.add_typer(sync_app, name="sync")
+app.add_typer(accounts_app, name="accounts")
 app.add_typer(db_app, name="db")
 app.add_typer(warehouse_app, name="warehouse")
 
@@ -328,5 +332,80 @@ def warehouse_query(
         for row in rows:
             table.add_row(*("" if v is None else str(_plain(v)) for v in row))
         console.print(table)
+
+    with_runtime(data_dir, work)
+
+
+# --- the service ----------------------------------------------------------------------------------
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    no_worker: Annotated[
+        bool, typer.Option("--no-worker", help="Serve the API only: no workers, no scheduler.")
+    ] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Run the HTTP API (docs at /docs), with workers and the scheduler in the same process."""
+    import uvicorn
+
+    from monday_snowflake.api.app import create_app
+    from monday_snowflake.service import Service
+
+    def work(runtime: Any) -> None:
+        service = Service(runtime)
+        app = create_app(service, run_worker=not no_worker, run_scheduler=not no_worker)
+        configure_logging(json=runtime.settings.log_json, level=runtime.settings.log_level)
+        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+
+    with_runtime(data_dir, work)
+
+
+@app.command()
+def worker(data_dir: DataDir = None) -> None:
+    """Run workers and the scheduler only (any number of these can share one PostgreSQL)."""
+    from monday_snowflake.service import Service
+
+    async def run(service: Service) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await asyncio.gather(service.worker().run(stop), service.run_scheduler(stop))
+
+    def work(runtime: Any) -> None:
+        configure_logging(json=runtime.settings.log_json, level=runtime.settings.log_level)
+        err_console.print("worker running; Ctrl-C stops it after the tasks in hand")
+        asyncio.run(run(Service(runtime)))
+
+    with_runtime(data_dir, work)
+
+
+@accounts_app.command("create")
+def accounts_create(name: str, data_dir: DataDir = None) -> None:
+    """Create an account and print its first API key (shown once; only its hash is stored)."""
+
+    def work(runtime: Any) -> None:
+        account = runtime.store.create_account(name)
+        key, _ = runtime.store.create_api_key(account.id, "first key")
+        console.print(f"account [bold]{account.name}[/] ({account.id})")
+        console.print(f"API key (shown once): {key}", soft_wrap=True, highlight=False)
+
+    with_runtime(data_dir, work)
+
+
+@accounts_app.command("add-key")
+def accounts_add_key(
+    account: Annotated[str, typer.Argument(help="Account id.")],
+    name: Annotated[str, typer.Option(help="What the key is for.")] = "api key",
+    data_dir: DataDir = None,
+) -> None:
+    """Create another API key for an account (shown once)."""
+
+    def work(runtime: Any) -> None:
+        key, _ = runtime.store.create_api_key(runtime.store.get_account(account).id, name)
+        console.print(f"API key (shown once): {key}", soft_wrap=True, highlight=False)
 
     with_runtime(data_dir, work)

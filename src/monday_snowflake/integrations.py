@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from monday_snowflake.errors import ConfigurationError
 from monday_snowflake.model import BoardSpec, ColumnMapping, Integration, IntegrationOptions
@@ -28,6 +28,7 @@ def create_integration(
     primary_key: str = "item_id",
     options: IntegrationOptions | None = None,
     sync_mode: str = "incremental",
+    schedule: dict[str, Any] | None = None,
     account_id: str | None = None,
 ) -> Integration:
     """Validate the recipe against the live board, store the credentials encrypted, save the integration."""
@@ -70,6 +71,7 @@ def create_integration(
         columns=tuple(ColumnMapping(c) for c in column_ids or ()),
         options=options or IntegrationOptions(),
         sync_mode=sync_mode,
+        schedule=schedule,
     )
 
 

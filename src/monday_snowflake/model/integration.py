@@ -63,6 +63,8 @@ class Integration:
     primary_key: str = "item_id"
     columns: tuple[ColumnMapping, ...] = ()
     options: IntegrationOptions = field(default_factory=IntegrationOptions)
+    schedule: dict[str, Any] | None = None
+    """When runs start on their own (see `monday_snowflake.schedule`); None: only when asked."""
     sync_mode: SyncMode = "incremental"
     """`incremental`: only items changed since the last successful run, once a full run has succeeded;
     `full`: every run reads the whole board."""

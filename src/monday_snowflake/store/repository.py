@@ -127,6 +127,10 @@ class Store(RunHistory):
                 raise NotFoundError(f"account with external id '{external_id}' not found")
             return _account(row)
 
+    def account_ids(self) -> list[str]:
+        with self._read() as session:
+            return list(session.scalars(select(AccountRow.id).order_by(AccountRow.id)))
+
     def default_account(self) -> AccountRecord:
         """The single-tenant account of a one-machine install, created on first use (race-free)."""
         try:
@@ -343,6 +347,54 @@ class Store(RunHistory):
         with self._read() as session:
             return find_integration(session, integration_id, account_id).last_success_started_at
 
+    def update_integration(
+        self, id_or_name: str, account_id: str | None = None, **changes: Any
+    ) -> Integration:
+        """Change an integration's name, target table, options, schedule or sync mode (the fields in
+        `changes`; a schedule of None stops scheduled runs). Credentials and the board do not change."""
+        allowed = {"name", "target_table", "options", "schedule", "sync_mode"}
+        if unknown := set(changes) - allowed:
+            raise ConfigurationError(f"cannot change {', '.join(sorted(unknown))} of an integration")
+        if "sync_mode" in changes and changes["sync_mode"] not in SYNC_MODES:
+            raise ConfigurationError(f"sync mode must be one of {', '.join(SYNC_MODES)}")
+        try:
+            with self._write() as session:
+                row = find_integration(session, id_or_name, account_id)
+                for field, value in changes.items():
+                    if field == "options":
+                        value = dataclasses.asdict(value)
+                    if field == "schedule" and value != row.schedule:
+                        row.last_scheduled_for = None  # a new schedule counts from now
+                    setattr(row, field, value)
+                row.updated_at = self._clock()
+                session.flush()
+                return _integration(row)
+        except IntegrityError:
+            raise ConfigurationError(f"integration '{changes.get('name')}' already exists") from None
+
+    def scheduled_integrations(self) -> list[tuple[Integration, dict[str, Any], datetime]]:
+        """Every integration with a schedule, its schedule, and the instant its next due time counts
+        from: the last scheduled run's due time, or when the schedule was set."""
+        stmt = select(IntegrationRow).where(IntegrationRow.schedule.is_not(None)).order_by(IntegrationRow.id)
+        with self._read() as session:
+            return [
+                (_integration(row), dict(row.schedule or {}), row.last_scheduled_for or row.updated_at)
+                for row in session.scalars(stmt)
+                if row.schedule
+            ]
+
+    def set_last_scheduled_for(self, integration_id: str, due: datetime) -> None:
+        """Move the scheduler's watermark forward (never back: another scheduler may be ahead)."""
+        with self._write() as session:
+            session.execute(
+                update(IntegrationRow)
+                .where(IntegrationRow.id == integration_id)
+                .where(
+                    (IntegrationRow.last_scheduled_for.is_(None)) | (IntegrationRow.last_scheduled_for < due)
+                )
+                .values(last_scheduled_for=due)
+            )
+
     def sync_state(self, integration_id: str, account_id: str | None = None) -> dict[str, Any]:
         """What the sync engine remembers between runs (see `sync.state`); empty before the first run."""
         with self._read() as session:
@@ -535,6 +587,7 @@ def _integration(row: IntegrationRow) -> Integration:
             ColumnMapping(column_id=c["column_id"], target=c.get("target")) for c in row.column_mapping
         ),
         options=IntegrationOptions(**{k: v for k, v in (row.options or {}).items() if k in known}),
+        schedule=dict(row.schedule) if row.schedule else None,
         sync_mode="full" if row.sync_mode == "full" else "incremental",
     )
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from monday_snowflake.errors import NotFoundError
@@ -114,6 +115,27 @@ class RunHistory(StoreBase):
                     if status == "FAILED":
                         subtask.error = "the run ended before this step finished"
             return _run(row)
+
+    def recent_run_summary(self, hours: float = 1.0) -> dict[str, Any]:
+        """Runs started in the last `hours`: counts by status, mean rows/s and mean seconds (metrics)."""
+        since = self._clock() - timedelta(hours=hours)
+        with self._read() as session:
+            rows = session.execute(
+                select(
+                    RunRow.status,
+                    func.count(),
+                    func.avg(RunRow.throughput),
+                    func.avg(RunRow.duration_seconds),
+                )
+                .where(RunRow.started_at >= since)
+                .group_by(RunRow.status)
+            ).all()
+        finished = [row for row in rows if row[0] == "COMPLETED"]
+        return {
+            "by_status": {str(row[0]): int(row[1]) for row in rows},
+            "mean_throughput": float(finished[0][2] or 0.0) if finished else 0.0,
+            "mean_seconds": float(finished[0][3] or 0.0) if finished else 0.0,
+        }
 
     def get_run(self, run_id: str, account_id: str | None = None) -> RunRecord:
         with self._read() as session:

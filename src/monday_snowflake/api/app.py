@@ -1,0 +1,121 @@
+"""The FastAPI app of `monday-snowflake serve`, with the workers and the scheduler in-process unless
+told otherwise (`serve --no-worker`: the API alone; `worker`: workers and scheduler alone)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from sqlalchemy import text
+
+from monday_snowflake.api.deps import get_service, install_error_handlers
+from monday_snowflake.api.routes import router
+from monday_snowflake.logs import get_logger
+from monday_snowflake.service import Service
+
+log = get_logger(__name__)
+
+MAX_BODY_BYTES = 1_048_576
+
+
+def create_app(service: Service, *, run_worker: bool = True, run_scheduler: bool = True) -> FastAPI:
+    """The API over `service`; with `run_worker` / `run_scheduler` the app also runs tasks and ticks
+    the scheduler for as long as it serves."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        background = []
+        if run_worker:
+            background.append(asyncio.create_task(service.worker().run(stop)))
+        if run_scheduler:
+            background.append(asyncio.create_task(service.run_scheduler(stop)))
+        try:
+            yield
+        finally:
+            stop.set()
+            await asyncio.gather(*background, return_exceptions=True)
+
+    app = FastAPI(
+        title="monday-snowflake",
+        summary="Keeps monday.com boards and Snowflake tables in sync.",
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    install_error_handlers(app)
+    app.middleware("http")(_limit_body)
+    app.include_router(router)
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"])
+    def readyz(request: Request) -> JSONResponse:
+        """Ready when the state database answers."""
+        try:
+            with get_service(request).store.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except Exception as exc:  # any failure means not ready; say why without a trace
+            return JSONResponse({"status": "unavailable", "error": type(exc).__name__}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    registry = CollectorRegistry()
+    registry.register(_QueueCollector(service))
+
+    @app.get("/metrics", tags=["health"])
+    def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+async def _limit_body(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    """413 for a body over 1 MB, before anything reads it."""
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
+        return JSONResponse(
+            {"error": f"request body is {int(length):,} bytes; at most 1 MB is accepted", "code": "TooLarge"},
+            status_code=413,
+        )
+    return await call_next(request)
+
+
+class _QueueCollector:
+    """Queue depth, running and failed tasks per account, and runs by status, read at each scrape."""
+
+    def __init__(self, service: Service) -> None:
+        self._service = service
+
+    def collect(self) -> Any:
+        depth = GaugeMetricFamily("monday_snowflake_queue_depth", "Tasks waiting", labels=["account"])
+        running = GaugeMetricFamily("monday_snowflake_queue_running", "Tasks running", labels=["account"])
+        failed = GaugeMetricFamily(
+            "monday_snowflake_queue_failed", "Tasks failed for good", labels=["account"]
+        )
+        paused = GaugeMetricFamily("monday_snowflake_queue_paused", "1 if paused", labels=["account"])
+        for account_id in self._service.store.account_ids():
+            stats = self._service.queue.stats(account_id)
+            depth.add_metric([account_id], stats.depth)
+            running.add_metric([account_id], stats.running)
+            failed.add_metric([account_id], stats.failed)
+            paused.add_metric([account_id], 1 if stats.paused else 0)
+        runs = GaugeMetricFamily(
+            "monday_snowflake_runs", "Runs in the last hour by status", labels=["status"]
+        )
+        rows = GaugeMetricFamily(
+            "monday_snowflake_rows_per_second", "Mean throughput of runs in the last hour"
+        )
+        duration = GaugeMetricFamily("monday_snowflake_run_seconds", "Mean duration of runs in the last hour")
+        summary = self._service.store.recent_run_summary()
+        for status, count in summary["by_status"].items():
+            runs.add_metric([status], count)
+        rows.add_metric([], summary["mean_throughput"])
+        duration.add_metric([], summary["mean_seconds"])
+        yield from (depth, running, failed, paused, runs, rows, duration)

@@ -1,0 +1,255 @@
+"""The management API's routes. Every route but health, readiness and metrics needs an API key, and
+reads and writes only the key's account: another account's things answer 404."""
+
+from __future__ import annotations
+
+import dataclasses
+import hmac
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Header, Query, Response
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from monday_snowflake.api.deps import AccountDep, ServiceDep
+from monday_snowflake.errors import AuthenticationError, MondaySnowflakeError, NotFoundError
+from monday_snowflake.integrations import create_integration
+from monday_snowflake.model import Integration, IntegrationOptions
+from monday_snowflake.schedule import describe, parse_schedule
+from monday_snowflake.store.records import RunRecord
+
+router = APIRouter()
+
+
+# -- bodies ------------------------------------------------------------------------------------------
+
+
+class OptionsBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    include_subitems: bool = False
+    keep_dropdown_ids: bool = False
+    keep_labels: bool = False
+    on_delete: Literal["delete", "soft_delete"] = "delete"
+    on_rename: Literal["keep", "rename"] = "keep"
+    reconcile_every_hours: float = Field(default=24.0, ge=0)
+
+
+class IntegrationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    board_id: str = Field(min_length=1, max_length=64, pattern=r"^\d+$")
+    name: str | None = Field(default=None, min_length=1, max_length=255)
+    monday_token: SecretStr | None = None
+    """Write-only; stored encrypted, never returned. Default: the server's configured token."""
+    monday_api_url: str | None = None
+    database: str | None = None
+    schema_name: str | None = None
+    table: str | None = None
+    columns: list[str] | None = None
+    primary_key: str = "item_id"
+    options: OptionsBody = Field(default_factory=OptionsBody)
+    schedule: dict[str, Any] | None = None
+    sync_mode: Literal["incremental", "full"] = "incremental"
+
+
+class IntegrationPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=255)
+    table: str | None = None
+    options: OptionsBody | None = None
+    schedule: dict[str, Any] | None = None
+    sync_mode: Literal["incremental", "full"] | None = None
+
+
+class RunRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    full: bool = False
+
+
+class BatchRunRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    integration_ids: list[str] = Field(min_length=1, max_length=1000)
+    full: bool = False
+
+
+# -- integrations ---------------------------------------------------------------------------------
+
+
+@router.post("/integrations", status_code=201, tags=["integrations"])
+def create(body: IntegrationCreate, service: ServiceDep, account: AccountDep) -> dict[str, Any]:
+    """Check the board on monday, store the credentials encrypted, save the recipe."""
+    schedule = _checked_schedule(service, body.schedule)
+    integration = create_integration(
+        service.runtime,
+        board_id=body.board_id,
+        name=body.name,
+        monday_token=body.monday_token.get_secret_value() if body.monday_token else None,
+        monday_url=body.monday_api_url,
+        table=body.table,
+        database=body.database,
+        schema=body.schema_name,
+        column_ids=body.columns,
+        primary_key=body.primary_key,
+        options=IntegrationOptions(**body.options.model_dump()),
+        sync_mode=body.sync_mode,
+        schedule=schedule,
+        account_id=account,
+    )
+    return _integration_out(integration)
+
+
+@router.get("/integrations", tags=["integrations"])
+def list_integrations(service: ServiceDep, account: AccountDep) -> list[dict[str, Any]]:
+    return [_integration_out(i) for i in service.store.list_integrations(account_id=account)]
+
+
+@router.get("/integrations/{integration_id}", tags=["integrations"])
+def get_integration(integration_id: str, service: ServiceDep, account: AccountDep) -> dict[str, Any]:
+    return _integration_out(service.store.get_integration(integration_id, account_id=account))
+
+
+@router.patch("/integrations/{integration_id}", tags=["integrations"])
+def patch_integration(
+    integration_id: str, body: IntegrationPatch, service: ServiceDep, account: AccountDep
+) -> dict[str, Any]:
+    """Change what is given; `"schedule": null` stops scheduled runs."""
+    given = body.model_fields_set
+    changes: dict[str, Any] = {}
+    if "name" in given and body.name:
+        changes["name"] = body.name
+    if "table" in given:
+        changes["target_table"] = body.table
+    if "options" in given and body.options is not None:
+        changes["options"] = IntegrationOptions(**body.options.model_dump())
+    if "schedule" in given:
+        changes["schedule"] = _checked_schedule(service, body.schedule)
+    if "sync_mode" in given and body.sync_mode:
+        changes["sync_mode"] = body.sync_mode
+    found = service.store.get_integration(integration_id, account_id=account)
+    return _integration_out(service.store.update_integration(found.id, account_id=account, **changes))
+
+
+@router.delete("/integrations/{integration_id}", status_code=204, tags=["integrations"])
+def delete_integration(integration_id: str, service: ServiceDep, account: AccountDep) -> Response:
+    """Remove the recipe, its history and the credentials only it used; the tables stay."""
+    service.store.delete_integration(integration_id, account_id=account)
+    return Response(status_code=204)
+
+
+# -- runs -----------------------------------------------------------------------------------------
+
+
+@router.post("/integrations/{integration_id}/runs", status_code=202, tags=["runs"])
+def run_now(
+    integration_id: str, service: ServiceDep, account: AccountDep, body: RunRequest | None = None
+) -> dict[str, Any]:
+    """Queue a run now: 202 with the id the run will be recorded under; 409 if one is running or queued."""
+    integration = service.store.get_integration(integration_id, account_id=account)
+    queued = service.enqueue_run(integration, full=bool(body and body.full))
+    return {"run_id": queued.run_id, "task_id": queued.task.id, "status": "QUEUED"}
+
+
+@router.get("/integrations/{integration_id}/runs", tags=["runs"])
+def list_runs(
+    integration_id: str,
+    service: ServiceDep,
+    account: AccountDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 20,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    runs = service.store.list_runs(integration_id, limit=limit, offset=offset, account_id=account)
+    return {"runs": [_run_out(r, subtasks=False) for r in runs], "limit": limit, "offset": offset}
+
+
+@router.get("/runs/{run_id}", tags=["runs"])
+def get_run(run_id: str, service: ServiceDep, account: AccountDep) -> dict[str, Any]:
+    return _run_out(service.store.get_run(run_id, account_id=account), subtasks=True)
+
+
+@router.post("/batch/runs", tags=["runs"])
+def batch_runs(body: BatchRunRequest, service: ServiceDep, account: AccountDep) -> dict[str, Any]:
+    """Queue runs of many integrations; one result per integration, in the order given."""
+    results: list[dict[str, Any]] = []
+    for integration_id in body.integration_ids:
+        try:
+            integration = service.store.get_integration(integration_id, account_id=account)
+            queued = service.enqueue_run(integration, full=body.full, reason="batch")
+            results.append({"integration_id": integration_id, "status": 202, "run_id": queued.run_id})
+        except MondaySnowflakeError as exc:
+            status = 404 if isinstance(exc, NotFoundError) else 409 if "running" in str(exc) else 422
+            results.append({"integration_id": integration_id, "status": status, "error": str(exc)})
+    return {"results": results}
+
+
+@router.post("/triggers/scheduled/{integration_id}", status_code=202, tags=["runs"])
+def scheduled_trigger(
+    integration_id: str, service: ServiceDep, authorization: Annotated[str | None, Header()] = None
+) -> dict[str, Any]:
+    """For an external scheduler (Cloud Scheduler): a bearer secret from the settings instead of an
+    API key. A trigger for a run that is already queued or running is answered 409."""
+    secret = service.settings.scheduler_secret
+    given = authorization[7:].strip() if authorization and authorization.lower().startswith("bearer ") else ""
+    if secret is None or not hmac.compare_digest(given.encode(), secret.get_secret_value().encode()):
+        raise AuthenticationError("the scheduled-trigger secret is missing or wrong")
+    integration = service.store.get_integration(integration_id)
+    queued = service.enqueue_run(integration, reason="trigger")
+    return {"run_id": queued.run_id, "task_id": queued.task.id, "status": "QUEUED"}
+
+
+# -- queues ---------------------------------------------------------------------------------------
+
+
+@router.get("/queues/{account_id}", tags=["queues"])
+def queue_stats(account_id: str, service: ServiceDep, account: AccountDep) -> dict[str, Any]:
+    _same_account(account_id, account)
+    return dataclasses.asdict(service.queue.stats(account))
+
+
+@router.post("/queues/{account_id}/pause", tags=["queues"])
+def pause_queue(account_id: str, service: ServiceDep, account: AccountDep) -> dict[str, Any]:
+    """Stop running this account's tasks; they stay queued."""
+    _same_account(account_id, account)
+    return dataclasses.asdict(service.queue.pause(account))
+
+
+@router.post("/queues/{account_id}/resume", tags=["queues"])
+def resume_queue(account_id: str, service: ServiceDep, account: AccountDep) -> dict[str, Any]:
+    _same_account(account_id, account)
+    return dataclasses.asdict(service.queue.resume(account))
+
+
+# -- helpers --------------------------------------------------------------------------------------
+
+
+def _same_account(asked: str, caller: str) -> None:
+    if asked != caller:  # another account's queue does not exist, as far as this caller knows
+        raise NotFoundError(f"queue '{asked}' not found")
+
+
+def _checked_schedule(service: ServiceDep, raw: dict[str, Any] | None) -> dict[str, Any] | None:
+    if raw is None:
+        return None
+    schedule = parse_schedule(raw, min_interval_hours=service.settings.min_schedule_interval_hours)
+    return schedule.model_dump(mode="json")
+
+
+def _integration_out(integration: Integration) -> dict[str, Any]:
+    out = dataclasses.asdict(integration)
+    out.pop("monday_connection_id", None)
+    out.pop("snowflake_connection_id", None)
+    if integration.schedule:
+        out["next_run"] = describe(
+            parse_schedule(integration.schedule, min_interval_hours=0), datetime.now(UTC)
+        )
+    return out
+
+
+def _run_out(run: RunRecord, *, subtasks: bool) -> dict[str, Any]:
+    out = dataclasses.asdict(run)
+    if not subtasks:
+        out.pop("subtasks", None)
+    return out

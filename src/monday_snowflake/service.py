@@ -1,0 +1,151 @@
+"""The service: what `serve` and `worker` run on top of a `Runtime`.
+
+- `enqueue_run` puts a sync of one integration on its account's queue (the API's "run now", the
+  scheduler, the scheduled-trigger endpoint and batch runs all come through here);
+- `handlers` are the task handlers a `Worker` runs: `sync` replicates an integration;
+- `schedule_due_runs` is one tick of the scheduler: every integration whose schedule came due gets
+  exactly one queued run per due time, however many schedulers tick at once (the queue's
+  de-duplication key is the integration and the due instant).
+
+Handlers only see a `TaskContext`, never the queue, so another transport (Cloud Tasks push) can
+call them later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from monday_snowflake.errors import AlreadyRunningError, ConfigurationError
+from monday_snowflake.logs import get_logger
+from monday_snowflake.model import Integration
+from monday_snowflake.queue.handlers import Handler, TaskContext
+from monday_snowflake.queue.records import TaskRecord
+from monday_snowflake.queue.tasks import TaskQueue
+from monday_snowflake.queue.worker import Worker
+from monday_snowflake.runtime import Runtime
+from monday_snowflake.schedule import Schedule, next_run, parse_schedule
+
+log = get_logger(__name__)
+
+SYNC = "sync"
+
+
+@dataclass(frozen=True)
+class QueuedRun:
+    """A run that was asked for: its task, and the id its first attempt records the run under."""
+
+    task: TaskRecord
+    run_id: str
+    created: bool
+    """False when an identical request was already queued (de-duplicated)."""
+
+
+class Service:
+    """The queue, the handlers and the scheduler of one runtime."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.settings = runtime.settings
+        self.store = runtime.store
+        self.queue = TaskQueue(runtime.store.engine, runtime.settings.queue)
+
+    # -- asking for runs --------------------------------------------------------------------------------
+
+    def enqueue_run(
+        self,
+        integration: Integration,
+        *,
+        full: bool = False,
+        reason: str = "manual",
+        dedup_key: str | None = None,
+        run_after: datetime | None = None,
+        refuse_if_busy: bool = True,
+    ) -> QueuedRun:
+        """Queue a sync of `integration`. With `refuse_if_busy`, a sync that is running (the lock is
+        held) or already waiting in the queue raises AlreadyRunningError (HTTP 409)."""
+        if refuse_if_busy:
+            self._refuse_if_busy(integration)
+        run_id = str(uuid.uuid4())
+        payload = {"integration_id": integration.id, "full": full, "reason": reason, "run_id": run_id}
+        task = self.queue.enqueue(
+            integration.account_id, SYNC, payload, dedup_key=dedup_key, run_after=run_after
+        )
+        created = task.payload.get("run_id") == run_id
+        log.info("run queued", integration_id=integration.id, task_id=task.id, reason=reason, created=created)
+        return QueuedRun(task, str(task.payload.get("run_id") or run_id), created)
+
+    def _refuse_if_busy(self, integration: Integration) -> None:
+        lock = self.store.get_lock(integration.id)
+        if lock is not None and lock.is_held(datetime.now(UTC)):
+            raise AlreadyRunningError(integration.id, name=integration.name)
+        waiting = self.queue.list_tasks(integration.account_id, status="QUEUED", limit=1000)
+        if any(t.kind == SYNC and t.payload.get("integration_id") == integration.id for t in waiting):
+            raise AlreadyRunningError(integration.id, name=integration.name, queued=True)
+
+    # -- running them ----------------------------------------------------------------------------------
+
+    def handlers(self) -> dict[str, Handler]:
+        return {SYNC: self._sync}
+
+    async def _sync(self, task: TaskContext) -> dict[str, Any]:
+        """Replicate the integration in the task; a first attempt records its run under the promised id."""
+        payload = task.payload
+        result = await self.runtime.replicator().replicate(
+            str(payload["integration_id"]),
+            account_id=task.account_id,
+            full=bool(payload.get("full")),
+            run_id=str(payload["run_id"]) if task.attempt == 1 and payload.get("run_id") else None,
+        )
+        return {"run_id": result.run_id, "kind": result.kind, "items": result.items}
+
+    def worker(self, *, worker_id: str | None = None) -> Worker:
+        return Worker.from_settings(self.queue, self.handlers(), self.settings.queue, worker_id=worker_id)
+
+    # -- the scheduler ----------------------------------------------------------------------------------
+
+    def schedule_due_runs(self, now: datetime | None = None) -> list[QueuedRun]:
+        """Queue one run for every integration whose schedule came due by `now` (the latest due time
+        only, after downtime). Safe to call from several processes at once."""
+        now = now or datetime.now(UTC)
+        queued: list[QueuedRun] = []
+        min_hours = self.settings.min_schedule_interval_hours
+        for integration, raw, anchor in self.store.scheduled_integrations():
+            try:
+                schedule = parse_schedule(raw, min_interval_hours=min_hours)
+            except ConfigurationError as exc:  # saved under older rules: skip it, say so, go on
+                log.warning("schedule ignored", integration_id=integration.id, error=str(exc))
+                continue
+            due = _latest_due(schedule, anchor, now)
+            if due is None:
+                continue
+            key = f"scheduled:{integration.id}:{due.isoformat()}"
+            queued.append(
+                self.enqueue_run(integration, reason="schedule", dedup_key=key, refuse_if_busy=False)
+            )
+            self.store.set_last_scheduled_for(integration.id, due)
+        return queued
+
+    async def run_scheduler(self, stop: asyncio.Event, *, every_seconds: float = 15.0) -> None:
+        """Tick until `stop` is set."""
+        while not stop.is_set():
+            try:
+                await asyncio.get_running_loop().run_in_executor(None, self.schedule_due_runs)
+            except Exception as exc:  # the scheduler must outlive a bad tick; the next one tries again
+                log.warning("scheduler tick failed", error=str(exc))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=every_seconds)
+
+
+def _latest_due(schedule: Schedule, after: datetime, now: datetime) -> datetime | None:
+    """The last due instant in (after, now], or None."""
+    due: datetime | None = None
+    candidate = next_run(schedule, after)
+    while candidate <= now:
+        due = candidate
+        candidate = next_run(schedule, candidate)
+    return due
