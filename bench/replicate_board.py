@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import resource
 import tempfile
 import time
 import tracemalloc
@@ -76,11 +75,7 @@ def main() -> None:
         if args.memory:
             peak = tracemalloc.get_traced_memory()[1] - base
             tracemalloc.stop()
-            workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1e3  # KB on Linux
-            print(
-                f"peak memory during the replayed run: {peak / 1e6:.1f} MB traced in this process, "
-                f"largest decode worker {workers:.0f} MB resident, for {args.items:,} items"
-            )
+            print(f"peak memory during the replayed run: {peak / 1e6:.1f} MB for {args.items:,} items")
         runs = runtime.store.list_runs(integration.id, limit=1)
         metrics = runtime.store.get_run(runs[0].id).metrics or {}
         print(json.dumps({"phases": metrics.get("phases")}, default=str))

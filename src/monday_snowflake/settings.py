@@ -118,8 +118,6 @@ class Settings(BaseSettings):
     """The shortest interval a schedule may have."""
     scheduler_secret: SecretStr | None = None
     """Bearer secret of `POST /triggers/scheduled/{id}`, for an external scheduler; unset: refused."""
-    parallel_decode_min_items: int = 20_000
-    """Full runs of boards with at least this many items decode pages in worker processes."""
     incremental_overlap_seconds: int = 300
     """An incremental run also rewrites items updated this long before the last run started, so clock
     skew between monday and this machine cannot lose an edit."""

@@ -29,7 +29,7 @@ from monday_snowflake.runtime import Runtime
 from monday_snowflake.snowflake.naming import quote_identifier
 from monday_snowflake.store.records import RunRecord
 from monday_snowflake.sync.layout import plan_table
-from monday_snowflake.sync.replicate import BoardReplicator, Progress, ReplicationResult
+from monday_snowflake.sync.replicate import Progress, ReplicationResult
 from monday_snowflake.sync.state import SyncState
 from monday_snowflake.sync.verify import Comparison, compare_board_and_table, compare_integration
 
@@ -641,25 +641,3 @@ def test_titles_that_sanitise_alike_are_told_apart_deterministically(
     assert {column_id: collisions.get(column_id) for column_id in expected} == expected
     assert set(table_columns(runtime, again.table)) == set(columns)
     assert_tables_equal_board(runtime, other, served)
-
-
-# -- decoding in worker processes ---------------------------------------------------------------------
-
-
-def test_a_full_run_decoded_in_worker_processes_equals_the_board(runtime: Runtime, served: Served) -> None:
-    # big boards decode in other processes; force that path on this small one, with subitems
-    integration = add(runtime, served, on_delete="soft_delete")
-    settings = runtime.settings.model_copy(update={"parallel_decode_min_items": 0})
-    replicator = BoardReplicator(settings, runtime.store, runtime.monday_client, runtime.open_warehouse)
-    deleted = free_items(served, 1)[0]
-
-    first = asyncio.run(replicator.replicate(integration.id))
-    assert first.kind == "full" and first.items == 160
-    assert first.subitems is not None and first.subitems.inserted == 160
-    assert_tables_equal_board(runtime, integration, served)
-
-    graphql(served, "mutation($i: ID!) { delete_item(item_id: $i) { id } }", {"i": str(deleted.id)})
-    second = asyncio.run(replicator.replicate(integration.id, full=True))
-    assert (second.items, second.updated, second.deleted) == (159, 159, 1)
-    assert_tables_equal_board(runtime, integration, served)
-    assert column_values(runtime, second.table, DELETED_AT)[deleted.id] is not None

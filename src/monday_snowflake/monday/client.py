@@ -100,13 +100,6 @@ class MondayClient:
         Mutations carry an `Idempotency-Key` (the one given, or a fresh uuid4) that stays the same
         across the retries of this call, so monday replays rather than repeats them.
         """
-        data, _ = await self._execute(query, variables, idempotency_key)
-        return data
-
-    async def _execute(
-        self, query: str, variables: dict[str, Any] | None, idempotency_key: str | None = None
-    ) -> tuple[dict[str, Any], bytes]:
-        """`execute`, also returning the response body as received."""
         headers: dict[str, str] = {}
         if _is_mutation(query):
             headers["Idempotency-Key"] = idempotency_key or str(uuid.uuid4())
@@ -122,7 +115,7 @@ class MondayClient:
             describe=f"monday {_operation_name(query)}",
         )
 
-    async def _send(self, payload: dict[str, Any], headers: dict[str, str]) -> tuple[dict[str, Any], bytes]:
+    async def _send(self, payload: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
         await self._wait_for_complexity_budget()
         try:
             response = await self._http.post(self._settings.api_url, json=payload, headers=headers)
@@ -143,7 +136,7 @@ class MondayClient:
                 request_id=response.headers.get("x-request-id"),
             )
         self._note_complexity(data.get("complexity"))
-        return data, response.content
+        return data
 
     async def _wait_for_complexity_budget(self) -> None:
         if self._resume_at is None:
@@ -189,24 +182,6 @@ class MondayClient:
         )
 
     async def iter_item_pages(
-        self, board_id: str, *, skip_seen: bool = True, **options: Any
-    ) -> AsyncGenerator[Page, None]:
-        """Yield a board's active items page by page; see `iter_item_page_bodies` for the options.
-
-        After a cursor expiry paging starts again from the first page; with `skip_seen` items already
-        yielded are left out (a caller that de-duplicates downstream passes False, and then memory
-        stays flat however big the board)."""
-        yielded: set[str] = set()
-        async with contextlib.aclosing(self.iter_item_page_bodies(board_id, **options)) as pages:
-            async for items, _ in pages:
-                if skip_seen:
-                    fresh = [item for item in items if str(item.get("id")) not in yielded]
-                    yielded.update(str(item.get("id")) for item in fresh)
-                    items = fresh
-                if items:
-                    yield items
-
-    async def iter_item_page_bodies(
         self,
         board_id: str,
         *,
@@ -215,14 +190,16 @@ class MondayClient:
         shape: Shape = Shape.ITEMS,
         subitem_column_ids: Sequence[str] | None = None,
         page_size: int | None = None,
-    ) -> AsyncGenerator[tuple[Page, bytes], None]:
-        """Yield a board's active items page by page (`items_page`, then root `next_items_page`), each
-        with the response body it came in (a caller may hand the body to another process).
+        skip_seen: bool = True,
+    ) -> AsyncGenerator[Page, None]:
+        """Yield a board's active items page by page (`items_page`, then root `next_items_page`).
 
         The next page is requested as soon as one arrives, before it is handed over, so the network
         overlaps the caller's work; at most one page waits in memory. If the cursor expires, paging
-        restarts from the first page, so items can come twice. Stopping early? Call `aclose()` on the
-        generator (or use `contextlib.aclosing`) so the prefetch is cancelled promptly.
+        restarts from the first page and items already yielded are skipped (`skip_seen`; a caller that
+        de-duplicates downstream passes False and memory stays flat however big the board). Stopping
+        early? Call `aclose()` on the generator (or use `contextlib.aclosing`) so the prefetch is
+        cancelled promptly.
         """
         limit = page_size or self._settings.page_size
         common: dict[str, Any] = {"limit": limit}
@@ -234,20 +211,21 @@ class MondayClient:
         if query_params is not None:
             first_vars["queryParams"] = query_params
 
-        async def first_page() -> tuple[Page, str | None, bytes]:
-            data, body = await self._execute(queries.ITEMS_PAGE[shape], first_vars)
-            return (*_page(_only_board(data, board_id).get("items_page")), body)
+        async def first_page() -> tuple[Page, str | None]:
+            data = await self.execute(queries.ITEMS_PAGE[shape], first_vars)
+            return _page(_only_board(data, board_id).get("items_page"))
 
-        async def next_page(cursor: str) -> tuple[Page, str | None, bytes]:
-            data, body = await self._execute(queries.NEXT_ITEMS_PAGE[shape], {**common, "cursor": cursor})
-            return (*_page(data.get("next_items_page")), body)
+        async def next_page(cursor: str) -> tuple[Page, str | None]:
+            data = await self.execute(queries.NEXT_ITEMS_PAGE[shape], {**common, "cursor": cursor})
+            return _page(data.get("next_items_page"))
 
+        yielded: set[str] = set()
         restarts = 0
-        pending: asyncio.Task[tuple[Page, str | None, bytes]] | None = asyncio.create_task(first_page())
+        pending: asyncio.Task[tuple[Page, str | None]] | None = asyncio.create_task(first_page())
         try:
             while pending is not None:
                 try:
-                    items, cursor, body = await pending
+                    items, cursor = await pending
                 except CursorExpiredError as exc:
                     restarts += 1
                     if restarts > MAX_CURSOR_RESTARTS:
@@ -262,8 +240,11 @@ class MondayClient:
                     pending = asyncio.create_task(first_page())
                     continue
                 pending = asyncio.create_task(next_page(cursor)) if cursor else None
+                if skip_seen:
+                    items = [item for item in items if str(item.get("id")) not in yielded]
+                    yielded.update(str(item.get("id")) for item in items)
                 if items:
-                    yield items, body
+                    yield items
         finally:
             if pending is not None:
                 await _discard(pending)

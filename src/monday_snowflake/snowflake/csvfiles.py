@@ -207,19 +207,11 @@ class _Sink:
 
 
 class CsvBatchWriter:
-    """Streams rows into `<prefix>/<stem>-NNNNN.csv` blobs, starting a new file before one would
-    exceed `max_bytes`. Each file has a header row; `close()` returns the files in write order.
-    Rows are numbered from `first_seq` (the load keeps the highest-numbered row of a key)."""
+    """Streams rows into `<prefix>/part-NNNNN.csv` blobs, starting a new file before one would
+    exceed `max_bytes`. Each file has a header row; `close()` returns the files in write order."""
 
     def __init__(
-        self,
-        blob_store: BlobStore,
-        prefix: str,
-        columns: Sequence[WarehouseColumn],
-        max_bytes: int,
-        *,
-        first_seq: int = 0,
-        stem: str = "part",
+        self, blob_store: BlobStore, prefix: str, columns: Sequence[WarehouseColumn], max_bytes: int
     ) -> None:
         if not columns:
             raise ValueError("a CSV batch needs at least one column")
@@ -238,8 +230,7 @@ class CsvBatchWriter:
         self._file: BinaryIO | None = None
         self._file_bytes = 0
         self._file_rows = 0
-        self._seq = first_seq
-        self._stem = stem
+        self._seq = 0
         self._taken = 0
         self.rows_written = 0
 
@@ -295,7 +286,7 @@ class CsvBatchWriter:
         self._sink.chars = 0
         if self._file is not None:
             self._file.close()
-        path = self._store.path_for(f"{self._prefix}/{self._stem}-{len(self._paths) + 1:05d}.csv")
+        path = self._store.path_for(f"{self._prefix}/part-{len(self._paths) + 1:05d}.csv")
         self._file = path.open("wb")
         self._paths.append(path)
         header_size = self._writer.writerow([*self._names, ROW_SEQ_COLUMN])

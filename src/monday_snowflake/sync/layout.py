@@ -162,18 +162,6 @@ class TableLayout:
     def column_ids(self) -> list[str]:
         return [m.source.id for m in self.mapped]
 
-    def take_observations(self) -> tuple[set[int], dict[str, int]]:
-        """What rows revealed since the last call: date columns that carried times, and warnings
-        per column id. For layouts that decode in another process; see `add_observations`."""
-        timed, warnings = set(self._timed), dict(self.decoder.warnings)
-        self._timed.clear()
-        self.decoder.warnings.clear()
-        return timed, warnings
-
-    def add_observations(self, timed: set[int], warnings: Mapping[str, int]) -> None:
-        self._timed |= timed
-        self.decoder.warnings.update(warnings)
-
     def stored_columns(self) -> list[dict[str, str]]:
         """The mapping to remember for the next run's plan."""
         return [
@@ -240,10 +228,6 @@ def target_table(integration: Integration, board: BoardSpec) -> TableRef:
     return TableRef(integration.target_database, integration.target_schema, name)
 
 
-def subitems_table(parent_table: TableRef) -> TableRef:
-    return TableRef(parent_table.database, parent_table.schema, parent_table.name + SUBITEMS_TABLE_SUFFIX)
-
-
 def plan_subitems_table(
     integration: Integration,
     parent_table: TableRef,
@@ -253,7 +237,7 @@ def plan_subitems_table(
     existing: Mapping[str, str] | None = None,
 ) -> TableLayout:
     """Plan `<parent table>_SUBITEMS`: every column of the subitems board, keyed by the subitem id."""
-    table = subitems_table(parent_table)
+    table = TableRef(parent_table.database, parent_table.schema, parent_table.name + SUBITEMS_TABLE_SUFFIX)
     columns = list(subitems_board.columns)
     on_board = {c.id for c in columns}
     return _plan(integration, table, columns, {}, previous, existing or {}, on_board, subitems=True)

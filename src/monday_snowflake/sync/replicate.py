@@ -26,7 +26,7 @@ import asyncio
 import os
 import socket
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
@@ -51,8 +51,7 @@ from monday_snowflake.settings import Settings
 from monday_snowflake.snowflake.csvfiles import CsvBatchWriter
 from monday_snowflake.storage.local import LocalBlobStore
 from monday_snowflake.store.repository import Store
-from monday_snowflake.sync.decoding import ITEMS, SUBITEMS, BatchResult, DecodeRecipe, ParallelDecoder
-from monday_snowflake.sync.layout import TableLayout, plan_subitems_table, subitems_table, target_table
+from monday_snowflake.sync.layout import TableLayout, plan_subitems_table, plan_table, target_table
 from monday_snowflake.sync.state import SyncState
 from monday_snowflake.sync.warehouses import StagedLoad, Warehouse, WarehouseOpener
 
@@ -65,7 +64,7 @@ Progress = Callable[[int, int | None], None]
 # Staged files are kept small: a remote warehouse can start on them while the board is still being
 # read, and a PUT holds a file in memory, so memory stays flat however big the board is.
 STAGED_FILE_BYTES = 16_000_000
-
+ITEMS, SUBITEMS = "items", "subitems"
 _ID_COLUMN = WarehouseColumn("ITEM_ID", "NUMBER(38,0)")
 
 
@@ -198,8 +197,6 @@ class _Run:
         self.warehouse: Warehouse | None = None
         self.synced_at = datetime.now(UTC).replace(tzinfo=None)
         self.subitems_error: str | None = None
-        self.max_bytes = min(self.settings.csv_max_bytes, STAGED_FILE_BYTES)
-        self.recipe: DecodeRecipe | None = None
         self.last_renewal = time.monotonic()
         # one thread owns the warehouse session for the whole run
         self.warehouse_thread = ThreadPoolExecutor(1, thread_name_prefix="warehouse")
@@ -253,12 +250,9 @@ class _Run:
         if plan.reconcile and plan.kind == "incremental":
             await self._list_ids(client, board)
         for table in self.tables.values():
-            written_here = table.writer.close()
+            table.files = table.writer.close()
             if table.staging is not None:
                 table.staging.submit(table.writer.take_finished())
-                if not table.staging.alongside:
-                    table.staging.submit(table.files)  # decoded elsewhere, not staged yet
-            table.files.extend(written_here)
             if table.keys is not None:
                 table.key_files = table.keys.close()
         self.phases["fetch_decode_write"] = round(time.perf_counter() - fetch_started, 3)
@@ -287,24 +281,22 @@ class _Run:
         self, board: BoardSpec, subitems_board: BoardSpec | None, state: SyncState
     ) -> None:
         integration = self.integration
-        main = target_table(integration, board)
-        existing = {ITEMS: await self._table_columns(main)}
-        if subitems_board is not None:
-            existing[SUBITEMS] = await self._table_columns(subitems_table(main))
-        previous = {role: tuple(state.columns(role)) for role in (ITEMS, SUBITEMS)}
-        self.recipe = DecodeRecipe(
-            integration, board, subitems_board, previous, existing, self.synced_at, self.blobs.root,
-            self.run_id, self.max_bytes,
-        )  # fmt: skip
-        for role, layout in self.recipe.layouts().items():
-            self.tables[role] = self._table(role, layout)
-        if self.subitems_error is not None:  # kept so its step is recorded as failed
-            unread = BoardSpec(board.subitems_board_id or "", "", ())
-            self.tables[SUBITEMS] = self._table(SUBITEMS, plan_subitems_table(integration, main, unread))
+        existing = await self._table_columns(target_table(integration, board))
+        main = plan_table(integration, board, previous=state.columns(ITEMS), existing=existing)
+        self.tables[ITEMS] = self._table(ITEMS, main)
+        if subitems_board is not None or self.subitems_error is not None:
+            placeholder = subitems_board or BoardSpec(board.subitems_board_id or "", "", ())
+            sub_ref = plan_subitems_table(integration, main.table, placeholder).table
+            existing = await self._table_columns(sub_ref) if subitems_board is not None else {}
+            sub = plan_subitems_table(
+                integration, main.table, placeholder, previous=state.columns(SUBITEMS), existing=existing
+            )
+            self.tables[SUBITEMS] = self._table(SUBITEMS, sub)
             self.tables[SUBITEMS].error = self.subitems_error
 
     def _table(self, role: str, layout: TableLayout) -> _Table:
-        writer = CsvBatchWriter(self.blobs, f"{self.run_id}/{role}", layout.columns, self.max_bytes)
+        max_bytes = min(self.settings.csv_max_bytes, STAGED_FILE_BYTES)
+        writer = CsvBatchWriter(self.blobs, f"{self.run_id}/{role}", layout.columns, max_bytes)
         return _Table(role, layout, writer)
 
     async def _table_columns(self, table: TableRef) -> dict[str, str]:
@@ -344,19 +336,16 @@ class _Run:
         items = self.tables[ITEMS]
         subitems = self.tables.get(SUBITEMS)
         nested = subitems is not None and subitems.error is None
+        layout, write, synced_at = items.layout, items.writer.write_row, self.synced_at
         sub_columns = (subitems.layout.column_ids or None) if subitems is not None and nested else None
-        pages = client.iter_item_page_bodies(
+        pages = client.iter_item_pages(
             board.id,
-            column_ids=items.layout.column_ids,
+            column_ids=layout.column_ids,
             shape=Shape.WITH_SUBITEMS if nested else Shape.ITEMS,
             subitem_column_ids=sub_columns,
+            skip_seen=False,
         )
-        workers = self._decode_workers(board)
-        if workers:
-            await self._fetch_decoding_elsewhere(pages, board, workers)
-            return
-        layout, write, synced_at = items.layout, items.writer.write_row, self.synced_at
-        async for page, _ in pages:
+        async for page in pages:
             for item in page:
                 write(layout.row(item, synced_at))
                 if nested:
@@ -365,45 +354,6 @@ class _Run:
             items.read += len(page)
             items.written += len(page)
             self._page_done(items.written, board.items_count)
-
-    def _decode_workers(self, board: BoardSpec) -> int:
-        """How many processes should decode this board: none for a small one (starting them costs
-        more than it saves) or on a single core."""
-        cores = os.cpu_count() or 1
-        if cores < 2 or (board.items_count or 0) < self.settings.parallel_decode_min_items:
-            return 0
-        return min(cores, 4)
-
-    async def _fetch_decoding_elsewhere(
-        self, pages: AsyncIterator[tuple[list[dict[str, Any]], bytes]], board: BoardSpec, workers: int
-    ) -> None:
-        """Fetch here, decode in `workers` processes; each finished batch is staged right away."""
-        assert self.recipe is not None
-        items = self.tables[ITEMS]
-
-        def collect(batch: BatchResult) -> None:
-            for role, files in batch.files.items():
-                table = self.tables[role]
-                table.files.extend(files)
-                table.written += batch.rows[role]
-                table.read += batch.rows[role]
-                table.layout.add_observations(batch.timed[role], batch.warnings[role])
-                if table.staging is not None and table.staging.alongside:
-                    table.staging.submit(files)
-
-        decoder = ParallelDecoder(self.recipe, workers, collect)
-        try:
-            fetched = 0
-            async for page, body in pages:
-                await decoder.add(body)
-                fetched += len(page)
-                if self.progress:
-                    self.progress(fetched, board.items_count)
-                self._renew_lock()
-            await decoder.finish()
-        finally:
-            await asyncio.get_running_loop().run_in_executor(None, decoder.close)
-        log.info("decoded in worker processes", workers=workers, items=items.written)
 
     def _write_subitems(self, table: _Table, parent: dict[str, Any], since: datetime | None = None) -> None:
         layout, synced_at = table.layout, self.synced_at
@@ -454,10 +404,11 @@ class _Run:
         items = self.tables[ITEMS]
         subitems = self.tables.get(SUBITEMS)
         nested = subitems is not None and subitems.error is None
+        max_bytes = min(self.settings.csv_max_bytes, STAGED_FILE_BYTES)
         for table in (items, subitems) if nested else (items,):
             assert table is not None
             prefix = f"{self.run_id}/{table.role}-ids"
-            table.keys = CsvBatchWriter(self.blobs, prefix, [_ID_COLUMN], self.max_bytes)
+            table.keys = CsvBatchWriter(self.blobs, prefix, [_ID_COLUMN], max_bytes)
         listed = 0
         async for page in client.iter_item_pages(
             board.id, shape=Shape.IDS_WITH_SUBITEMS if nested else Shape.IDS, skip_seen=False
