@@ -83,8 +83,7 @@ class Service:
         lock = self.store.get_lock(integration.id)
         if lock is not None and lock.is_held(datetime.now(UTC)):
             raise AlreadyRunningError(integration.id, name=integration.name)
-        waiting = self.queue.list_tasks(integration.account_id, status="QUEUED", limit=1000)
-        if any(t.kind == SYNC and t.payload.get("integration_id") == integration.id for t in waiting):
+        if self.queue.find_waiting(integration.account_id, SYNC, integration_id=integration.id):
             raise AlreadyRunningError(integration.id, name=integration.name, queued=True)
 
     # -- running them ----------------------------------------------------------------------------------

@@ -270,6 +270,17 @@ class TaskQueue:
         with self._read() as session:
             return [_record(r) for r in session.scalars(stmt.offset(max(offset, 0)))]
 
+    def find_waiting(self, account_id: str, kind: str, **payload: str) -> TaskRecord | None:
+        """A QUEUED task of `kind` whose payload has these string values, if the account has one."""
+        stmt = select(TaskRow).where(
+            TaskRow.account_id == account_id, TaskRow.status == "QUEUED", TaskRow.kind == kind
+        )
+        for name, value in payload.items():
+            stmt = stmt.where(TaskRow.payload[name].as_string() == value)
+        with self._read() as session:
+            row = session.scalars(stmt.limit(1)).first()
+            return _record(row) if row is not None else None
+
     def cancel(self, task_id: str, account_id: str) -> TaskRecord:
         """Stop a task from running (again). A RUNNING task's lease is revoked, so its worker finds
         out at its next heartbeat and its outcome is refused. A finished task is returned unchanged."""
