@@ -113,9 +113,10 @@ def put(path: Path, stage: str, in_stage: str) -> str:
     return f"PUT '{source}' @{stage}/{in_stage}/ AUTO_COMPRESS = FALSE OVERWRITE = TRUE"
 
 
-def copy_into(staging: str, stage: str, file_in_stage: str) -> str:
-    """One file per COPY (fakesnow rejects FILES = (...)); FORCE because staging tables are fresh."""
-    return f"COPY INTO {staging} FROM '@{stage}/{file_in_stage}' {_CSV_FORMAT} FORCE = TRUE"
+def copy_into(staging: str, stage: str, path_in_stage: str) -> str:
+    """COPY every file under a stage path (a path ending in `/`) or one file; FORCE because staging
+    tables are fresh. (fakesnow rejects FILES = (...), a path prefix works on both.)"""
+    return f"COPY INTO {staging} FROM '@{stage}/{path_in_stage}' {_CSV_FORMAT} FORCE = TRUE"
 
 
 _DATA_ROWS = f"{quote_identifier(ROW_SEQ_COLUMN)} <> '{TYPE_GUARD}'"
