@@ -40,6 +40,10 @@ def create_integration(
         )
     api_url = monday_url or settings.monday.api_url
     board = asyncio.run(_read_board(runtime, token, api_url, board_id))
+    if primary_key.lower() not in ("item_id", "id") and board.column(primary_key) is None:
+        raise ConfigurationError(
+            f"primary_key: board {board_id} has no column {primary_key!r}", field="primary_key"
+        )
     if column_ids:
         missing = [c for c in column_ids if board.column(c) is None]
         if missing:

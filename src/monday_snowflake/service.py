@@ -7,7 +7,8 @@
   exactly one queued run per due time, however many schedulers tick at once (the queue's
   de-duplication key is the integration and the due instant).
 
-Handlers only see a `TaskContext`, never the queue, so another transport (Cloud Tasks push) can
+A run promised at enqueue time is recorded under the promised id by the first attempt that gets to
+record a run. Handlers only see a `TaskContext`, never the queue, so another transport (Cloud Tasks push) can
 call them later.
 """
 
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from monday_snowflake.errors import AlreadyRunningError, ConfigurationError
+from monday_snowflake.errors import AlreadyRunningError, ConfigurationError, NotFoundError
 from monday_snowflake.logs import get_logger
 from monday_snowflake.model import Integration
 from monday_snowflake.queue.handlers import Handler, TaskContext
@@ -83,7 +84,8 @@ class Service:
         lock = self.store.get_lock(integration.id)
         if lock is not None and lock.is_held(datetime.now(UTC)):
             raise AlreadyRunningError(integration.id, name=integration.name)
-        if self.queue.find_waiting(integration.account_id, SYNC, integration_id=integration.id):
+        # a claimed task may not hold the lock yet: RUNNING tasks count too
+        if self.queue.find_unfinished(integration.account_id, SYNC, integration_id=integration.id):
             raise AlreadyRunningError(integration.id, name=integration.name, queued=True)
 
     # -- running them ----------------------------------------------------------------------------------
@@ -92,15 +94,26 @@ class Service:
         return {SYNC: self._sync}
 
     async def _sync(self, task: TaskContext) -> dict[str, Any]:
-        """Replicate the integration in the task; a first attempt records its run under the promised id."""
+        """Replicate the integration in the task, under the promised run id unless an earlier attempt
+        already recorded a run under it."""
         payload = task.payload
+        promised = str(payload.get("run_id") or "")
+        if promised and (task.attempt > 1 and self._run_exists(promised, task.account_id)):
+            promised = ""  # an earlier attempt recorded its run under it; this one is a new run
         result = await self.runtime.replicator().replicate(
             str(payload["integration_id"]),
             account_id=task.account_id,
             full=bool(payload.get("full")),
-            run_id=str(payload["run_id"]) if task.attempt == 1 and payload.get("run_id") else None,
+            run_id=promised or None,
         )
         return {"run_id": result.run_id, "kind": result.kind, "items": result.items}
+
+    def _run_exists(self, run_id: str, account_id: str) -> bool:
+        try:
+            self.store.get_run(run_id, account_id=account_id)
+        except NotFoundError:
+            return False
+        return True
 
     def worker(self, *, worker_id: str | None = None) -> Worker:
         return Worker.from_settings(self.queue, self.handlers(), self.settings.queue, worker_id=worker_id)

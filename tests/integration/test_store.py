@@ -296,6 +296,7 @@ def test_integration_recipe_round_trips_and_is_found_by_id_or_name(store: Store)
         primary_key="order_no",
         columns=(ColumnMapping("status"), ColumnMapping("numbers", target="AMOUNT")),
         options=IntegrationOptions(include_subitems=True, on_delete="soft_delete"),
+        schedule={"schedule_type": "DAILY", "hour": 2, "minute": 30, "timezone": "Europe/London"},
     )
     assert store.get_integration(created.id) == created
     assert store.get_integration("orders", account.id) == created

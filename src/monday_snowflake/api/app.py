@@ -77,12 +77,21 @@ def create_app(service: Service, *, run_worker: bool = True, run_scheduler: bool
 
 
 async def _limit_body(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-    """413 for a body over 1 MB, before anything reads it."""
+    """413 for a body over 1 MB, before anything reads it; a body without a length (chunked) is
+    refused with 411, since its size is only known once it has all been read."""
     length = request.headers.get("content-length")
     if length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
         return JSONResponse(
             {"error": f"request body is {int(length):,} bytes; at most 1 MB is accepted", "code": "TooLarge"},
             status_code=413,
+        )
+    if length is None and "chunked" in request.headers.get("transfer-encoding", "").lower():
+        return JSONResponse(
+            {
+                "error": "send the body with a Content-Length (chunked bodies are refused)",
+                "code": "LengthRequired",
+            },
+            status_code=411,
         )
     return await call_next(request)
 

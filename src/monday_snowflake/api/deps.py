@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Header, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from monday_snowflake.errors import (
@@ -72,4 +73,21 @@ def install_error_handlers(app: FastAPI) -> None:
         details = {k: v for k, v in exc.details.items() if isinstance(v, str | int | float | bool | list)}
         return JSONResponse({"error": str(exc), "code": type(exc).__name__, **details}, status_code=status)
 
+    async def invalid(request: Request, exc: Exception) -> JSONResponse:
+        """FastAPI's 422 without the `input` it would echo back: a body may hold a token."""
+        assert isinstance(exc, RequestValidationError)
+        errors = [
+            {
+                "field": ".".join(str(part) for part in e.get("loc", ()) if part != "body"),
+                "message": e.get("msg"),
+            }
+            for e in exc.errors()
+        ]
+        message = "; ".join(f"{e['field'] or 'body'}: {e['message']}" for e in errors)
+        return JSONResponse(
+            {"error": f"invalid request: {message}", "code": "RequestValidationError", "errors": errors},
+            status_code=422,
+        )
+
     app.add_exception_handler(MondaySnowflakeError, handle)
+    app.add_exception_handler(RequestValidationError, invalid)

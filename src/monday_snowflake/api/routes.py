@@ -116,20 +116,21 @@ def get_integration(integration_id: str, service: ServiceDep, account: AccountDe
 def patch_integration(
     integration_id: str, body: IntegrationPatch, service: ServiceDep, account: AccountDep
 ) -> dict[str, Any]:
-    """Change what is given; `"schedule": null` stops scheduled runs."""
+    """Change what is given (options: only the options given); `"schedule": null` stops scheduled runs."""
     given = body.model_fields_set
     changes: dict[str, Any] = {}
     if "name" in given and body.name:
         changes["name"] = body.name
     if "table" in given:
         changes["target_table"] = body.table
-    if "options" in given and body.options is not None:
-        changes["options"] = IntegrationOptions(**body.options.model_dump())
+    found = service.store.get_integration(integration_id, account_id=account)
+    if "options" in given and body.options is not None:  # only the options given change
+        merged = {**dataclasses.asdict(found.options), **body.options.model_dump(exclude_unset=True)}
+        changes["options"] = IntegrationOptions(**merged)
     if "schedule" in given:
         changes["schedule"] = _checked_schedule(service, body.schedule)
     if "sync_mode" in given and body.sync_mode:
         changes["sync_mode"] = body.sync_mode
-    found = service.store.get_integration(integration_id, account_id=account)
     return _integration_out(service.store.update_integration(found.id, account_id=account, **changes))
 
 

@@ -270,10 +270,12 @@ class TaskQueue:
         with self._read() as session:
             return [_record(r) for r in session.scalars(stmt.offset(max(offset, 0)))]
 
-    def find_waiting(self, account_id: str, kind: str, **payload: str) -> TaskRecord | None:
-        """A QUEUED task of `kind` whose payload has these string values, if the account has one."""
+    def find_unfinished(self, account_id: str, kind: str, **payload: str) -> TaskRecord | None:
+        """A QUEUED or RUNNING task of `kind` whose payload has these string values, if any."""
         stmt = select(TaskRow).where(
-            TaskRow.account_id == account_id, TaskRow.status == "QUEUED", TaskRow.kind == kind
+            TaskRow.account_id == account_id,
+            TaskRow.status.in_(("QUEUED", "RUNNING")),
+            TaskRow.kind == kind,
         )
         for name, value in payload.items():
             stmt = stmt.where(TaskRow.payload[name].as_string() == value)

@@ -294,6 +294,7 @@ class Store(RunHistory):
             column_mapping=[dataclasses.asdict(c) for c in columns],
             options=dataclasses.asdict(options or IntegrationOptions()),
             schedule=schedule,
+            last_scheduled_for=now if schedule else None,  # a schedule counts from when it was set
             sync_mode=sync_mode,
             created_at=now,
             updated_at=now,
@@ -364,7 +365,7 @@ class Store(RunHistory):
                     if field == "options":
                         value = dataclasses.asdict(value)
                     if field == "schedule" and value != row.schedule:
-                        row.last_scheduled_for = None  # a new schedule counts from now
+                        row.last_scheduled_for = self._clock()  # a new schedule counts from now
                     setattr(row, field, value)
                 row.updated_at = self._clock()
                 session.flush()
@@ -374,11 +375,12 @@ class Store(RunHistory):
 
     def scheduled_integrations(self) -> list[tuple[Integration, dict[str, Any], datetime]]:
         """Every integration with a schedule, its schedule, and the instant its next due time counts
-        from: the last scheduled run's due time, or when the schedule was set."""
+        from: the last scheduled run's due time, or when the schedule was set (`last_scheduled_for`
+        holds either; other changes to the integration do not move it)."""
         stmt = select(IntegrationRow).where(IntegrationRow.schedule.is_not(None)).order_by(IntegrationRow.id)
         with self._read() as session:
             return [
-                (_integration(row), dict(row.schedule or {}), row.last_scheduled_for or row.updated_at)
+                (_integration(row), dict(row.schedule or {}), row.last_scheduled_for or row.created_at)
                 for row in session.scalars(stmt)
                 if row.schedule
             ]
