@@ -149,6 +149,10 @@ class Sandbox:
         self.data.tokens[value] = token
         return token
 
+    def revoke_token(self, value: str) -> None:
+        """The token stops working, as when its user regenerates a personal token."""
+        self.data.tokens.pop(value, None)
+
     # ----------------------------------------------------------------- boards
     def get_board(self, board_id: int | str) -> Board:
         board = self.data.boards.get(_int(board_id))

@@ -364,8 +364,16 @@ def serve(
 
 
 @app.command()
-def worker(data_dir: DataDir = None) -> None:
+def worker(
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Serve Prometheus metrics at /metrics on this port.")
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
     """Run workers and the scheduler only (any number of these can share one PostgreSQL)."""
+    from prometheus_client import start_http_server
+
+    from monday_snowflake.api.app import metrics_registry
     from monday_snowflake.service import Service
 
     async def run(service: Service) -> None:
@@ -377,8 +385,11 @@ def worker(data_dir: DataDir = None) -> None:
 
     def work(runtime: Any) -> None:
         configure_logging(json=runtime.settings.log_json, level=runtime.settings.log_level)
+        service = Service(runtime)
+        if metrics_port is not None:
+            start_http_server(metrics_port, registry=metrics_registry(service))
         err_console.print("worker running; Ctrl-C stops it after the tasks in hand")
-        asyncio.run(run(Service(runtime)))
+        asyncio.run(run(service))
 
     with_runtime(data_dir, work)
 

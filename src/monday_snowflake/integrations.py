@@ -12,6 +12,7 @@ from monday_snowflake.snowflake.naming import table_name_for_board
 
 if TYPE_CHECKING:
     from monday_snowflake.runtime import Runtime
+    from monday_snowflake.store import Store
 
 
 def create_integration(
@@ -52,7 +53,7 @@ def create_integration(
             )
     store = runtime.store
     account = account_id or store.default_account().id
-    name = name or f"board-{board_id}"
+    name = _free_integration_name(store, account, name, board_id)
     database = database or settings.snowflake.database
     schema = schema or settings.snowflake.schema_name
     table = table or _free_table_name(runtime, account, board, database, schema)
@@ -82,6 +83,20 @@ def create_integration(
 async def _read_board(runtime: Runtime, token: str, api_url: str, board_id: str) -> BoardSpec:
     async with runtime.monday_client(token, api_url) as client:
         return await client.get_board(board_id)
+
+
+def _free_integration_name(store: Store, account_id: str, name: str | None, board_id: str) -> str:
+    """The name asked for, which must be free; or `board-<id>`, numbered if the board already has one."""
+    taken = {i.name for i in store.list_integrations(account_id=account_id)}
+    if name is not None:
+        if name in taken:
+            raise ConfigurationError(f"name: an integration named '{name}' already exists", field="name")
+        return name
+    wanted = f"board-{board_id}"
+    number = 2
+    while wanted in taken:
+        wanted, number = f"board-{board_id}-{number}", number + 1
+    return wanted
 
 
 def _free_table_name(runtime: Runtime, account_id: str, board: BoardSpec, database: str, schema: str) -> str:

@@ -572,6 +572,25 @@ def test_a_primary_key_that_is_not_a_column_is_a_422_naming_primary_key(api: Api
     assert "primary_key" in named(response)
 
 
+def test_one_board_feeds_several_integrations_but_a_taken_name_is_a_422_writing_nothing(api: Api) -> None:
+    acme = api.tenant("acme")
+    board_id = str(api.board.board.id)
+    first = api.create_integration(acme, table="CRM_A")
+    second = api.create_integration(acme, table="CRM_B")
+    assert (first["name"], second["name"]) == (f"board-{board_id}", f"board-{board_id}-2")
+    connections = api.runtime.store.list_connections(acme.account_id)
+
+    response = acme.client.post(
+        "/integrations",
+        json={"board_id": board_id, "monday_token": MONDAY_TOKEN, "name": second["name"], "table": "CRM_C"},
+    )
+    assert response.status_code == 422, response.text
+    assert "name" in named(response)
+    assert f"integration named '{second['name']}' already exists" in response.json()["error"]
+    assert api.runtime.store.list_connections(acme.account_id) == connections
+    assert len(acme.client.get("/integrations").json()) == 2
+
+
 # -- 4. authentication and tenant isolation --------------------------------------------------------
 
 
@@ -723,6 +742,31 @@ def test_a_paused_queue_keeps_a_requested_run_queued_until_resumed(api: Api) -> 
     assert metric(api, "monday_snowflake_runs", status="COMPLETED") == 1
 
 
+def test_a_revoked_monday_token_fails_the_run_pauses_the_queue_and_counts_in_the_metrics(api: Api) -> None:
+    """Counters are per process and other tests add to them: compare before and after."""
+    acme = api.tenant("acme")
+    sandbox = api.board.server.sandbox
+    sandbox.add_token("revoked-token")
+    integration = api.create_integration(acme, name="crm", monday_token="revoked-token")
+    sandbox.revoke_token("revoked-token")
+    auth_errors = ("monday_snowflake_monday_errors_total", {"error": "AuthenticationError"})
+    failed_tasks = ("monday_snowflake_tasks_total", {"kind": "sync", "outcome": "failed"})
+    before = {name: metric(api, name, **labels) or 0.0 for name, labels in (auth_errors, failed_tasks)}
+    requests_before = metric(api, "monday_snowflake_monday_requests_total") or 0.0
+
+    acme.client.post(f"/integrations/{integration['id']}/runs")
+    run = finished_run(acme.client, integration["id"])
+    assert run["status"] == "FAILED"
+    assert "revoked-token" not in str(run)
+    stats = settled(acme.client, acme.account_id)
+    assert stats["paused"] is True  # account-wide cause: its other tasks would fail the same way
+
+    # one request refused, not retried: an authentication error is permanent
+    assert (metric(api, "monday_snowflake_monday_requests_total") or 0.0) - requests_before >= 1
+    assert metric(api, auth_errors[0], **auth_errors[1]) == before[auth_errors[0]] + 1
+    assert metric(api, failed_tasks[0], **failed_tasks[1]) == before[failed_tasks[0]] + 1
+
+
 # -- 7. the scheduled trigger ------------------------------------------------------------------------
 
 
@@ -770,6 +814,8 @@ def test_health_readiness_metrics_and_docs_are_served(api: Api) -> None:
     lines = metrics.text.splitlines()
     for name in ("monday_snowflake_queue_depth", "monday_snowflake_runs", "monday_snowflake_queue_running"):
         assert f"# TYPE {name} gauge" in lines
+    for name in ("monday_errors", "snowflake_errors", "tasks"):
+        assert f"# TYPE monday_snowflake_{name}_total counter" in lines
     assert f'monday_snowflake_queue_depth{{account="{acme.account_id}"}} 0.0' in lines
 
     docs = public.get("/docs")

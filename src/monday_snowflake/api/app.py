@@ -17,6 +17,7 @@ from sqlalchemy import text
 from monday_snowflake.api.deps import get_service, install_error_handlers
 from monday_snowflake.api.routes import router
 from monday_snowflake.logs import get_logger
+from monday_snowflake.metrics import process_registry
 from monday_snowflake.service import Service
 
 log = get_logger(__name__)
@@ -66,14 +67,20 @@ def create_app(service: Service, *, run_worker: bool = True, run_scheduler: bool
             return JSONResponse({"status": "unavailable", "error": type(exc).__name__}, status_code=503)
         return JSONResponse({"status": "ready"})
 
-    registry = CollectorRegistry()
-    registry.register(_QueueCollector(service))
+    registry = metrics_registry(service)
 
     @app.get("/metrics", tags=["health"])
     def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+def metrics_registry(service: Service) -> CollectorRegistry:
+    """This process's counters and the queue and run gauges read from the state database."""
+    registry = process_registry()
+    registry.register(_QueueCollector(service))
+    return registry
 
 
 async def _limit_body(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

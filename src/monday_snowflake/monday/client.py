@@ -24,6 +24,7 @@ import httpx
 import orjson
 
 from monday_snowflake.errors import CursorExpiredError, NotFoundError, TransientError
+from monday_snowflake.metrics import MONDAY_ERRORS, MONDAY_REQUESTS, count_error
 from monday_snowflake.model.board import BoardSpec, ColumnSpec
 from monday_snowflake.monday import queries
 from monday_snowflake.monday.classify import classify_response, classify_transport_error
@@ -117,24 +118,29 @@ class MondayClient:
 
     async def _send(self, payload: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
         await self._wait_for_complexity_budget()
+        MONDAY_REQUESTS.inc()
         try:
             response = await self._http.post(self._settings.api_url, json=payload, headers=headers)
         except httpx.TransportError as exc:
-            raise classify_transport_error(exc) from exc
+            transport_error = classify_transport_error(exc)
+            count_error(MONDAY_ERRORS, transport_error)
+            raise transport_error from exc
         try:
             body: Any = orjson.loads(response.content)
         except ValueError:
             body = None
         error = classify_response(response.status_code, body, response.headers, secrets=(self._token,))
-        if error is not None:
-            raise error
         data = body.get("data") if isinstance(body, dict) else None
-        if not isinstance(data, dict):
-            raise TransientError(
+        if error is None and not isinstance(data, dict):
+            error = TransientError(
                 "monday API answered without data",
                 status=response.status_code,
                 request_id=response.headers.get("x-request-id"),
             )
+        if error is not None:
+            count_error(MONDAY_ERRORS, error)
+            raise error
+        assert isinstance(data, dict)
         self._note_complexity(data.get("complexity"))
         return data
 

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from monday_snowflake.errors import ConfigurationError
+from monday_snowflake.metrics import TASKS
 from monday_snowflake.queue.handlers import PAUSE_ON_DEFAULT, Handler, Outcome, TaskContext, execute
 from monday_snowflake.queue.records import ClaimedTask, LeaseLostError
 from monday_snowflake.queue.tasks import TaskQueue
@@ -201,6 +202,7 @@ class Worker:
             if outcome.succeeded:
                 try:
                     await asyncio.to_thread(self.queue.complete, task.id, task.lease_token, outcome.result)
+                    TASKS.labels(task.kind, "completed").inc()
                     return
                 except ConfigurationError as error:  # the result is not JSON
                     outcome = Outcome(succeeded=False, error=error, retry=False)
@@ -223,7 +225,7 @@ class Worker:
                     type(outcome.error).__name__,
                     outcome.error,
                 )
-            await asyncio.to_thread(
+            after = await asyncio.to_thread(
                 self.queue.fail,
                 task.id,
                 task.lease_token,
@@ -231,6 +233,7 @@ class Worker:
                 retry=outcome.retry,
                 retry_after=outcome.retry_after,
             )
+            TASKS.labels(task.kind, "failed" if after.status == "FAILED" else "retried").inc()
             if outcome.pause_queue:
                 log.error("pausing the queue of account %s until a person acts", task.account_id)
                 await asyncio.to_thread(self.queue.pause, task.account_id)

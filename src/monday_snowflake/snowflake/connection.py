@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from monday_snowflake.errors import ConfigurationError
+from monday_snowflake.metrics import SNOWFLAKE_ERRORS, SNOWFLAKE_STATEMENTS, count_error
 from monday_snowflake.settings import SnowflakeSettings
 from monday_snowflake.snowflake.classify import classify_error
 from monday_snowflake.snowflake.embedded import EmbeddedWarehouse
@@ -133,10 +134,13 @@ def connect(
         info = embedded.read_info()
         cleaner = _embedded_stage_cleaner(Path(info.stage_root) if info else embedded.stage_root)
     params = build_connect_kwargs(settings, credentials, embedded_address=address)
+    SNOWFLAKE_STATEMENTS.inc()
     try:
         conn = snowflake.connector.connect(**params)
     except Exception as exc:
-        raise classify_error(exc) from exc
+        error = classify_error(exc)
+        count_error(SNOWFLAKE_ERRORS, error)
+        raise error from exc
     is_embedded = settings.mode == "embedded"
     return SnowflakeWarehouse(
         conn,

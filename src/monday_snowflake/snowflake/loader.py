@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from monday_snowflake.errors import ConfigurationError, MondaySnowflakeError
+from monday_snowflake.metrics import SNOWFLAKE_ERRORS, SNOWFLAKE_STATEMENTS, count_error
 from monday_snowflake.model.warehouse import MergeResult, TableRef, WarehouseColumn
 from monday_snowflake.snowflake.classify import classify_error
 from monday_snowflake.snowflake.sql import (
@@ -103,15 +104,18 @@ class SnowflakeWarehouse:
     def query(self, statement: str, params: Sequence[Any] | None = None) -> tuple[list[str], list[Row]]:
         """Run a statement (`?` placeholders) and return (column names, rows)."""
         cursor = self._conn.cursor()
+        SNOWFLAKE_STATEMENTS.inc()
         try:
             cursor.execute(statement, list(params) if params is not None else None)
             names = [d[0] for d in cursor.description or ()]
             rows = [tuple(row) for row in cursor.fetchall()] if names else []
             return names, rows
-        except MondaySnowflakeError:
-            raise
         except Exception as exc:
-            raise classify_error(exc) from exc
+            error = classify_error(exc)
+            count_error(SNOWFLAKE_ERRORS, error)
+            if error is exc:
+                raise
+            raise error from exc
         finally:
             cursor.close()
 

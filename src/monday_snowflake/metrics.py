@@ -1,0 +1,51 @@
+"""Counters kept by each process: calls to monday and Snowflake and how many failed, and task
+outcomes. Prometheus turns them into rates (`rate(monday_snowflake_monday_errors_total[5m])`).
+
+They live in this process only, as Prometheus counters do: `serve` shows them at `/metrics` next to
+the queue gauges read from the database, and `worker --metrics-port N` serves its own.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, disable_created_metrics
+
+disable_created_metrics()  # type: ignore[no-untyped-call]  # `_created` series double the output and say nothing an operator needs
+
+MONDAY_REQUESTS = Counter(
+    "monday_snowflake_monday_requests", "Requests sent to the monday API", registry=None
+)
+MONDAY_ERRORS = Counter(
+    "monday_snowflake_monday_errors",
+    "monday API requests that failed, by error class",
+    ["error"],
+    registry=None,
+)
+SNOWFLAKE_STATEMENTS = Counter(
+    "monday_snowflake_snowflake_statements", "Statements and connects sent to Snowflake", registry=None
+)
+SNOWFLAKE_ERRORS = Counter(
+    "monday_snowflake_snowflake_errors",
+    "Snowflake statements and connects that failed, by error class",
+    ["error"],
+    registry=None,
+)
+TASKS = Counter(
+    "monday_snowflake_tasks",
+    "Task attempts by kind and outcome (completed, retried, failed: failed for good)",
+    ["kind", "outcome"],
+    registry=None,
+)
+
+PROCESS_COLLECTORS = (MONDAY_REQUESTS, MONDAY_ERRORS, SNOWFLAKE_STATEMENTS, SNOWFLAKE_ERRORS, TASKS)
+
+
+def process_registry() -> CollectorRegistry:
+    """A registry holding this process's counters; add the queue collector to it to serve both."""
+    registry = CollectorRegistry()
+    for collector in PROCESS_COLLECTORS:
+        registry.register(collector)
+    return registry
+
+
+def count_error(counter: Counter, error: BaseException) -> None:
+    counter.labels(type(error).__name__).inc()
