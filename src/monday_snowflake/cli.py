@@ -370,7 +370,7 @@ def worker(
     ] = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Run workers and the scheduler only (any number of these can share one PostgreSQL)."""
+    """Run workers, the scheduler and the real-time applier only (any number can share one PostgreSQL)."""
     from prometheus_client import start_http_server
 
     from monday_snowflake.api.app import metrics_registry
@@ -381,7 +381,9 @@ def worker(
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        await asyncio.gather(service.worker().run(stop), service.run_scheduler(stop))
+        await asyncio.gather(
+            service.worker().run(stop), service.run_scheduler(stop), service.run_realtime(stop)
+        )
 
     def work(runtime: Any) -> None:
         configure_logging(json=runtime.settings.log_json, level=runtime.settings.log_level)

@@ -40,7 +40,7 @@ def create_integration(
             "a monday token is needed: pass --monday-token or set MONDAY_SNOWFLAKE_MONDAY__TOKEN"
         )
     api_url = monday_url or settings.monday.api_url
-    board = asyncio.run(_read_board(runtime, token, api_url, board_id))
+    board = asyncio.run(read_board(runtime, token, api_url, board_id))
     if primary_key.lower() not in ("item_id", "id") and board.column(primary_key) is None:
         raise ConfigurationError(
             f"primary_key: board {board_id} has no column {primary_key!r}", field="primary_key"
@@ -51,6 +51,7 @@ def create_integration(
             raise ConfigurationError(
                 f"board {board_id} has no column(s) {', '.join(missing)}", board_id=board_id
             )
+    check_display_errors_column(board, options or IntegrationOptions(), column_ids or ())
     store = runtime.store
     account = account_id or store.default_account().id
     name = _free_integration_name(store, account, name, board_id)
@@ -80,7 +81,32 @@ def create_integration(
     )
 
 
-async def _read_board(runtime: Runtime, token: str, api_url: str, board_id: str) -> BoardSpec:
+def check_display_errors_column(
+    board: BoardSpec, options: IntegrationOptions, column_ids: Sequence[str] = ()
+) -> None:
+    """The display-errors column must be a long-text column of the board that is not also copied."""
+    wanted = options.display_errors_column
+    if wanted is None:
+        return
+    column = board.column(wanted)
+    if column is None:
+        raise ConfigurationError(
+            f"display_errors_column: board {board.id} has no column {wanted!r}", field="display_errors_column"
+        )
+    if column.type != "long_text":
+        raise ConfigurationError(
+            f"display_errors_column: {wanted!r} is a {column.type} column; errors go to a long_text column",
+            field="display_errors_column",
+        )
+    if wanted in column_ids:
+        raise ConfigurationError(
+            f"display_errors_column: {wanted!r} cannot also be copied to the warehouse",
+            field="display_errors_column",
+        )
+
+
+async def read_board(runtime: Runtime, token: str, api_url: str | None, board_id: str) -> BoardSpec:
+    """The board as monday describes it now."""
     async with runtime.monday_client(token, api_url) as client:
         return await client.get_board(board_id)
 

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from monday_snowflake.errors import AlreadyRunningError, ConfigurationError, NotFoundError
@@ -28,12 +29,15 @@ from monday_snowflake.queue.handlers import Handler, TaskContext
 from monday_snowflake.queue.records import TaskRecord
 from monday_snowflake.queue.tasks import TaskQueue
 from monday_snowflake.queue.worker import Worker
+from monday_snowflake.realtime.apply import RealtimeApplier
 from monday_snowflake.runtime import Runtime
 from monday_snowflake.schedule import Schedule, next_run, parse_schedule
+from monday_snowflake.store.realtime import Realtime
 
 log = get_logger(__name__)
 
 SYNC = "sync"
+REALTIME_CACHE_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,7 @@ class Service:
         self.settings = runtime.settings
         self.store = runtime.store
         self.queue = TaskQueue(runtime.store.engine, runtime.settings.queue)
+        self._realtime_cache: dict[str, tuple[float, Realtime]] = {}
 
     # -- asking for runs --------------------------------------------------------------------------------
 
@@ -114,6 +119,45 @@ class Service:
         except NotFoundError:
             return False
         return True
+
+    # -- real time -------------------------------------------------------------------------------------
+
+    def realtime_of(self, integration_id: str) -> Realtime:
+        """An integration's real-time switch and URL secret, cached for a moment: the webhook endpoint
+        asks on every delivery."""
+        now = time.monotonic()
+        cached = self._realtime_cache.get(integration_id)
+        if cached is not None and now - cached[0] < REALTIME_CACHE_SECONDS:
+            return cached[1]
+        found = self.store.realtime(integration_id)
+        self._realtime_cache[integration_id] = (now, found)
+        return found
+
+    def forget_realtime(self, integration_id: str) -> None:
+        self._realtime_cache.pop(integration_id, None)
+
+    def enqueue_realtime_sync(self, integration: Integration, reason: str) -> None:
+        """Queue a sync run for the real-time applier, unless one is queued or running already."""
+        if not self.queue.find_unfinished(integration.account_id, SYNC, integration_id=integration.id):
+            self.enqueue_run(integration, reason=reason, refuse_if_busy=False)
+
+    async def run_realtime(self, stop: asyncio.Event) -> None:
+        """Apply pending webhook events until `stop` is set; applied events older than
+        `keep_applied_hours` are purged now and then."""
+        applier = RealtimeApplier(self.runtime, self.enqueue_realtime_sync)
+        settings = self.settings.realtime
+        purged_at = 0.0
+        while not stop.is_set():
+            try:
+                await applier.flush_due()
+                if time.monotonic() - purged_at > 3600:
+                    before = datetime.now(UTC) - timedelta(hours=settings.keep_applied_hours)
+                    await asyncio.to_thread(self.store.purge_applied_events, before)
+                    purged_at = time.monotonic()
+            except Exception as exc:  # the loop must outlive a bad round; the events wait in the inbox
+                log.warning("real-time round failed", error=str(exc))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=settings.poll_seconds)
 
     def worker(self, *, worker_id: str | None = None) -> Worker:
         return Worker.from_settings(self.queue, self.handlers(), self.settings.queue, worker_id=worker_id)

@@ -34,6 +34,8 @@ class MondaySettings(BaseModel):
     """First retry delay; doubles each attempt, with full jitter."""
     backoff_max_seconds: float = 60.0
     """Ceiling for one retry delay."""
+    signing_secret: SecretStr | None = None
+    """The monday app's signing secret: verifies the JWT on webhooks registered with an app's token."""
 
 
 class SnowflakeSettings(BaseModel):
@@ -90,6 +92,19 @@ class QueueSettings(BaseModel):
     """Tasks one worker process runs at once."""
 
 
+class RealtimeSettings(BaseModel):
+    """Applying webhook events: how often, and in what batches."""
+
+    flush_seconds: float = Field(default=1.0, gt=0)
+    """The longest an event waits before its integration's pending events are applied."""
+    flush_rows: int = Field(default=500, ge=1)
+    """Apply at once when this many events of one integration are waiting."""
+    poll_seconds: float = Field(default=0.1, gt=0)
+    """How often a worker looks for events to apply."""
+    keep_applied_hours: float = Field(default=24.0, gt=0)
+    """Applied events are kept this long, so monday's retries (for 30 minutes) are recognised."""
+
+
 class Settings(BaseSettings):
     """Everything the product can be told, in one place."""
 
@@ -121,9 +136,13 @@ class Settings(BaseSettings):
     incremental_overlap_seconds: int = 300
     """An incremental run also rewrites items updated this long before the last run started, so clock
     skew between monday and this machine cannot lose an edit."""
+    public_url: str | None = None
+    """The address monday reaches this service at (e.g. `https://sync.example.com`); webhooks for
+    real-time sync are registered under it."""
     monday: MondaySettings = Field(default_factory=MondaySettings)
     snowflake: SnowflakeSettings = Field(default_factory=SnowflakeSettings)
     queue: QueueSettings = Field(default_factory=QueueSettings)
+    realtime: RealtimeSettings = Field(default_factory=RealtimeSettings)
 
     def resolved_database_url(self) -> str:
         """The state store URL, defaulting to a SQLite file in the data directory."""

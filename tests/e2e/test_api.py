@@ -131,15 +131,24 @@ def api_settings(warehouse_dir: Path, database_url: str, api_url: str) -> Settin
     )
 
 
+def tcp_socket(port: int = 0) -> socket.socket:
+    """A listening address on 127.0.0.1. Without IPPROTO_TCP uvicorn leaves Nagle on and every
+    response waits ~40 ms for a delayed ACK."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    return sock
+
+
 @contextmanager
-def serving(settings: Settings, board: Served, *, run_worker: bool = True) -> Iterator[Api]:
+def serving(
+    settings: Settings, board: Served, *, run_worker: bool = True, sock: socket.socket | None = None
+) -> Iterator[Api]:
     """The app on uvicorn on a real socket, in a thread; stopped (tasks in hand finished) on exit."""
     runtime = Runtime(settings)
     service = Service(runtime)
     app = create_app(service, run_worker=run_worker, run_scheduler=False)
-    # Without IPPROTO_TCP uvicorn leaves Nagle on and every response waits ~40 ms for a delayed ACK.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.bind(("127.0.0.1", 0))
+    sock = sock or tcp_socket()
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -634,6 +643,10 @@ def test_every_route_needs_a_valid_unrevoked_key_and_no_account_reaches_anothers
         ("GET", "/queues/{account_id}"): lambda: bc.get(f"/queues/{a.account_id}"),
         ("POST", "/queues/{account_id}/pause"): lambda: bc.post(f"/queues/{a.account_id}/pause"),
         ("POST", "/queues/{account_id}/resume"): lambda: bc.post(f"/queues/{a.account_id}/resume"),
+        ("GET", "/integrations/{integration_id}/realtime"): lambda: bc.get(f"/integrations/{a_id}/realtime"),
+        ("PUT", "/integrations/{integration_id}/realtime"): lambda: bc.put(
+            f"/integrations/{a_id}/realtime", json={"enabled": False}
+        ),
     }
     for route, attempt in attempts.items():
         response = attempt()
@@ -651,12 +664,15 @@ def test_every_route_needs_a_valid_unrevoked_key_and_no_account_reaches_anothers
     # The scheduled trigger takes the scheduler's secret, not an account's key: B's key is refused.
     trigger = bc.post(f"/triggers/scheduled/{a_id}")
     assert trigger.status_code == 401
+    # Webhooks prove themselves with the integration's URL secret, never with a key.
+    assert bc.post(f"/webhooks/monday/{a_id}", json={"challenge": "x"}).status_code == 401
     covered = {
         *attempts,
         ("GET", "/integrations"),
         ("POST", "/integrations"),
         ("POST", "/batch/runs"),
         ("POST", "/triggers/scheduled/{integration_id}"),
+        ("POST", "/webhooks/monday/{integration_id}"),
     }
     # A new route must come with its tenant check here.
     assert {r for r in routes if "{" in r[1]} <= covered, {r for r in routes if "{" in r[1]} - covered

@@ -16,6 +16,7 @@ from sqlalchemy import text
 
 from monday_snowflake.api.deps import get_service, install_error_handlers
 from monday_snowflake.api.routes import router
+from monday_snowflake.api.webhooks import router as webhooks_router
 from monday_snowflake.logs import get_logger
 from monday_snowflake.metrics import process_registry
 from monday_snowflake.service import Service
@@ -35,6 +36,7 @@ def create_app(service: Service, *, run_worker: bool = True, run_scheduler: bool
         background = []
         if run_worker:
             background.append(asyncio.create_task(service.worker().run(stop)))
+            background.append(asyncio.create_task(service.run_realtime(stop)))
         if run_scheduler:
             background.append(asyncio.create_task(service.run_scheduler(stop)))
         try:
@@ -52,6 +54,7 @@ def create_app(service: Service, *, run_worker: bool = True, run_scheduler: bool
     install_error_handlers(app)
     app.middleware("http")(_limit_body)
     app.include_router(router)
+    app.include_router(webhooks_router)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

@@ -3,6 +3,7 @@ reads and writes only the key's account: another account's things answer 404."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import hmac
 from datetime import UTC, datetime
@@ -13,12 +14,15 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from monday_snowflake.api.deps import AccountDep, ServiceDep
 from monday_snowflake.errors import AuthenticationError, MondaySnowflakeError, NotFoundError
-from monday_snowflake.integrations import create_integration
+from monday_snowflake.integrations import check_display_errors_column, create_integration, read_board
+from monday_snowflake.logs import get_logger
 from monday_snowflake.model import Integration, IntegrationOptions
+from monday_snowflake.realtime import hooks as realtime_hooks
 from monday_snowflake.schedule import describe, parse_schedule
 from monday_snowflake.store.records import RunRecord
 
 router = APIRouter()
+log = get_logger(__name__)
 
 
 # -- bodies ------------------------------------------------------------------------------------------
@@ -33,6 +37,8 @@ class OptionsBody(BaseModel):
     on_delete: Literal["delete", "soft_delete"] = "delete"
     on_rename: Literal["keep", "rename"] = "keep"
     reconcile_every_hours: float = Field(default=24.0, ge=0)
+    display_errors_column: str | None = Field(default=None, min_length=1, max_length=255)
+    """A long-text column where real-time sync shows why an item could not be synced."""
 
 
 class IntegrationCreate(BaseModel):
@@ -61,6 +67,14 @@ class IntegrationPatch(BaseModel):
     options: OptionsBody | None = None
     schedule: dict[str, Any] | None = None
     sync_mode: Literal["incremental", "full"] | None = None
+
+
+class RealtimeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool
+    signed: bool = False
+    """Whether the integration's monday token is an app's token, whose webhooks carry a signed JWT."""
 
 
 class RunRequest(BaseModel):
@@ -127,6 +141,8 @@ def patch_integration(
     if "options" in given and body.options is not None:  # only the options given change
         merged = {**dataclasses.asdict(found.options), **body.options.model_dump(exclude_unset=True)}
         changes["options"] = IntegrationOptions(**merged)
+        if changes["options"].display_errors_column not in (None, found.options.display_errors_column):
+            _check_display_errors_column(service, found, changes["options"])
     if "schedule" in given:
         changes["schedule"] = _checked_schedule(service, body.schedule)
     if "sync_mode" in given and body.sync_mode:
@@ -136,9 +152,44 @@ def patch_integration(
 
 @router.delete("/integrations/{integration_id}", status_code=204, tags=["integrations"])
 def delete_integration(integration_id: str, service: ServiceDep, account: AccountDep) -> Response:
-    """Remove the recipe, its history and the credentials only it used; the tables stay."""
-    service.store.delete_integration(integration_id, account_id=account)
+    """Remove the recipe, its history, its webhooks on monday and the credentials only it used; the
+    tables stay."""
+    integration = service.store.get_integration(integration_id, account_id=account)
+    if service.store.realtime(integration.id).webhooks:
+        try:
+            realtime_hooks.disable(service.runtime, integration)
+        except MondaySnowflakeError as exc:  # the integration goes anyway; its deliveries will 404
+            log.warning("webhooks not removed from monday", integration_id=integration.id, error=str(exc))
+    service.store.delete_integration(integration.id, account_id=account)
+    service.forget_realtime(integration.id)
     return Response(status_code=204)
+
+
+# -- real time ------------------------------------------------------------------------------------
+
+
+@router.put("/integrations/{integration_id}/realtime", tags=["realtime"])
+def set_realtime(
+    integration_id: str, body: RealtimeRequest, service: ServiceDep, account: AccountDep
+) -> dict[str, Any]:
+    """Switch real-time sync on (registers the board's webhooks; again re-registers them) or off
+    (removes them). The first load runs first when the table was never loaded."""
+    integration = service.store.get_integration(integration_id, account_id=account)
+    if body.enabled:
+        realtime_hooks.enable(service.runtime, integration, signed=body.signed)
+        if service.store.last_success(integration.id) is None:
+            service.enqueue_realtime_sync(integration, "realtime-first-load")
+    else:
+        realtime_hooks.disable(service.runtime, integration)
+    service.forget_realtime(integration.id)
+    return _realtime_out(service, integration.id, account)
+
+
+@router.get("/integrations/{integration_id}/realtime", tags=["realtime"])
+def get_realtime(integration_id: str, service: ServiceDep, account: AccountDep) -> dict[str, Any]:
+    """Whether real-time is on, its webhooks on monday, and how many events wait to be applied."""
+    integration = service.store.get_integration(integration_id, account_id=account)
+    return _realtime_out(service, integration.id, account)
 
 
 # -- runs -----------------------------------------------------------------------------------------
@@ -247,6 +298,26 @@ def _integration_out(integration: Integration) -> dict[str, Any]:
             parse_schedule(integration.schedule, min_interval_hours=0), datetime.now(UTC)
         )
     return out
+
+
+def _check_display_errors_column(
+    service: ServiceDep, found: Integration, options: IntegrationOptions
+) -> None:
+    store = service.store
+    token = store.connection_secret(found.monday_connection_id)["token"]
+    api_url = store.get_connection(found.monday_connection_id).config.get("api_url")
+    board = asyncio.run(read_board(service.runtime, token, api_url, found.board_id))
+    check_display_errors_column(board, options, [c.column_id for c in found.columns])
+
+
+def _realtime_out(service: ServiceDep, integration_id: str, account: str) -> dict[str, Any]:
+    realtime = service.store.realtime(integration_id, account_id=account)
+    return {
+        "enabled": realtime.enabled,
+        "signed": realtime.signed,
+        "webhooks": list(realtime.webhooks),
+        "pending_events": service.store.pending_event_count(integration_id),
+    }
 
 
 def _run_out(run: RunRecord, *, subtasks: bool) -> dict[str, Any]:

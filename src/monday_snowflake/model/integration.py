@@ -34,6 +34,9 @@ class IntegrationOptions:
     reconcile_every_hours: float = 24.0
     """How often an incremental run also looks for deleted and archived items (full runs always do);
     0 means on every run."""
+    display_errors_column: str | None = None
+    """A long-text column of the board where real-time sync writes why an item could not be synced
+    (cleared once it is); never copied to the warehouse itself."""
 
     @classmethod
     def parse(cls, **values: Any) -> IntegrationOptions:

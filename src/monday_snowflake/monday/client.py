@@ -14,7 +14,7 @@ import logging
 import random as _random
 import time
 import uuid
-from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from functools import lru_cache
 from types import TracebackType
 from typing import Any, Self
@@ -269,6 +269,41 @@ class MondayClient:
             data = await self.execute(queries.ITEMS_BY_ID[shape], variables)
             found.extend(item for item in data.get("items") or [] if isinstance(item, dict))
         return found
+
+    async def change_column_values(
+        self, board_id: str, changes: Mapping[str, Mapping[str, Any]], *, per_request: int = 25
+    ) -> None:
+        """Write `{item id: {column id: value}}` on one board, `per_request` items per request."""
+        pending = list(changes.items())
+        for start in range(0, len(pending), per_request):
+            chunk = pending[start : start + per_request]
+            variables: dict[str, Any] = {"boardId": str(board_id)}
+            for n, (item_id, values) in enumerate(chunk):
+                variables[f"i{n}"] = str(item_id)
+                variables[f"v{n}"] = orjson.dumps(dict(values)).decode()
+            await self.execute(_change_column_values(len(chunk)), variables)
+
+    async def create_webhook(self, board_id: str, url: str, event: str) -> str:
+        """Subscribe `url` to `event` on the board (subitem events too: monday wants the main board);
+        monday checks the URL with a challenge first. Returns the webhook's id."""
+        variables = {"boardId": str(board_id), "url": url, "event": event}
+        data = await self.execute(queries.CREATE_WEBHOOK, variables)
+        created = data.get("create_webhook")
+        if not isinstance(created, dict) or created.get("id") is None:
+            raise TransientError("monday answered create_webhook without a webhook", event=event)
+        return str(created["id"])
+
+    async def delete_webhook(self, webhook_id: str) -> None:
+        """Remove a webhook; one that is gone already counts as removed."""
+        try:
+            await self.execute(queries.DELETE_WEBHOOK, {"id": str(webhook_id)})
+        except NotFoundError:
+            log.info("webhook %s was already gone", webhook_id)
+
+
+@lru_cache(maxsize=32)
+def _change_column_values(count: int) -> str:
+    return queries.change_column_values_mutation(count)
 
 
 def _is_retryable(error: BaseException) -> bool:

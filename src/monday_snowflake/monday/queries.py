@@ -110,6 +110,37 @@ BOARD_QUERY = f"""query Board($boardId: ID!) {{
 }}
 """
 
+CREATE_WEBHOOK = f"""mutation CreateWebhook(
+  $boardId: ID!, $url: String!, $event: WebhookEventType!, $config: JSON
+) {{
+  {COMPLEXITY_SELECTION}
+  create_webhook(board_id: $boardId, url: $url, event: $event, config: $config) {{ id board_id event }}
+}}
+"""
+
+DELETE_WEBHOOK = f"""mutation DeleteWebhook($id: ID!) {{
+  {COMPLEXITY_SELECTION}
+  delete_webhook(id: $id) {{ id }}
+}}
+"""
+
+
+def change_column_values_mutation(count: int) -> str:
+    """`count` items' column values changed in one request (aliases `c0`, `c1`, ...), on one board:
+    `$i<n>` is an item id and `$v<n>` its `{column id: value}` JSON."""
+    variables = ", ".join(f"$i{n}: ID!, $v{n}: JSON!" for n in range(count))
+    changes = "\n  ".join(
+        f"c{n}: change_multiple_column_values("
+        f"board_id: $boardId, item_id: $i{n}, column_values: $v{n}) {{ id }}"
+        for n in range(count)
+    )
+    return f"""mutation ChangeColumnValues($boardId: ID!, {variables}) {{
+  {COMPLEXITY_SELECTION}
+  {changes}
+}}
+"""
+
+
 ITEMS_PAGE = {shape: items_page_query(shape) for shape in Shape}
 NEXT_ITEMS_PAGE = {shape: next_items_page_query(shape) for shape in Shape}
 ITEMS_BY_ID = {shape: items_by_id_query(shape) for shape in Shape}
@@ -119,5 +150,9 @@ ALL_DOCUMENTS: list[str] = [
     *ITEMS_PAGE.values(),
     *NEXT_ITEMS_PAGE.values(),
     *ITEMS_BY_ID.values(),
+    CREATE_WEBHOOK,
+    DELETE_WEBHOOK,
+    change_column_values_mutation(1),
+    change_column_values_mutation(3),
 ]
 """Every document the client can send, for validation against the pinned schema."""

@@ -37,6 +37,7 @@ from monday_snowflake.snowflake.sql import (
     create_staging,
     create_table,
     delete_unstaged,
+    delete_where_in,
     describe_type,
     insert_missing,
     merge,
@@ -56,6 +57,8 @@ Row = tuple[Any, ...]
 
 STAGE_NAME = "MONDAY_SNOWFLAKE_STAGE"
 SOFT_DELETE_MARKER = "_DELETED_AT"
+DELETE_CHUNK = 1000
+"""Keys bound in one DELETE statement."""
 _EMBEDDED_UNSAFE_NAME = re.compile(r"'|(?<![$\w])\$(?!\d)\w")
 
 
@@ -170,6 +173,7 @@ class SnowflakeWarehouse:
         delete_missing: bool,
         soft_delete: bool = False,
         upsert: bool = True,
+        newer_only: str | None = None,
     ) -> MergeResult:
         """Load CSV files written by `CsvBatchWriter` with these `columns` into `table`, merging on `key`.
 
@@ -179,7 +183,9 @@ class SnowflakeWarehouse:
         with self.begin_load(table, columns, key, run_id=run_id) as load:
             for path in files:
                 load.add_file(path)
-            return load.merge(delete_missing=delete_missing, soft_delete=soft_delete, upsert=upsert)
+            return load.merge(
+                delete_missing=delete_missing, soft_delete=soft_delete, upsert=upsert, newer_only=newer_only
+            )
 
     def begin_load(
         self, table: TableRef, columns: Sequence[WarehouseColumn], key: str, *, run_id: str
@@ -199,19 +205,22 @@ class SnowflakeWarehouse:
         delete_missing: bool,
         soft_delete: bool = False,
         upsert: bool = True,
+        newer_only: str | None = None,
     ) -> tuple[int, int, int]:
-        """Upsert `source` into `table` (and delete what it lacks) in one transaction: (ins, upd, del)."""
+        """Upsert `source` into `table` (and delete what it lacks) in one transaction: (ins, upd, del).
+        With `newer_only` (a timestamp column), a row is only updated from a source row at least as new."""
         self.execute("BEGIN")
         try:
             if not upsert:
                 inserted = updated = 0
             elif self.merge_in_transaction:
-                names, rows = self.query(merge(table, source, columns, key))
+                names, rows = self.query(merge(table, source, columns, key, newer_only=newer_only))
                 counts = dict(zip((n.lower() for n in names), rows[0], strict=False)) if rows else {}
                 inserted = int(counts.get("number of rows inserted", 0) or 0)
                 updated = int(counts.get("number of rows updated", 0) or 0)
             else:
-                updated = self._count(update_from(table, source, columns, key)) if len(columns) > 1 else 0
+                update = update_from(table, source, columns, key, newer_only=newer_only)
+                updated = self._count(update) if len(columns) > 1 else 0
                 inserted = self._count(insert_missing(table, source, columns, key))
             deleted = 0
             if delete_missing and soft_delete:
@@ -224,6 +233,28 @@ class SnowflakeWarehouse:
             self._rollback()
             raise
         return inserted, updated, deleted
+
+    def delete_rows(
+        self, table: TableRef, column: str, values: Sequence[Any], *, soft_delete: bool = False
+    ) -> int:
+        """Delete (or with `soft_delete`, stamp `_DELETED_AT` on) the rows whose `column` holds one of
+        `values`, bound as parameters, in one transaction; returns how many rows it touched."""
+        if not values:
+            return 0
+        stamp = [datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" ")] if soft_delete else []
+        marker = SOFT_DELETE_MARKER if soft_delete else None
+        self.execute("BEGIN")
+        try:
+            touched = 0
+            for start in range(0, len(values), DELETE_CHUNK):
+                chunk = list(values[start : start + DELETE_CHUNK])
+                statement = delete_where_in(table, column, len(chunk), soft_marker=marker)
+                touched += self._count(statement, [*stamp, *chunk])
+            self.execute("COMMIT")
+        except BaseException:
+            self._rollback()
+            raise
+        return touched
 
     def _count(self, statement: str, params: Sequence[Any] | None = None) -> int:
         """Run DML and return its affected-row count (the first value of its result row)."""
@@ -309,10 +340,18 @@ class TableLoad:
         self._staged_files = True
         self.seconds["put"] += round(time.perf_counter() - began, 4)
 
-    def merge(self, *, delete_missing: bool, soft_delete: bool = False, upsert: bool = True) -> MergeResult:
+    def merge(
+        self,
+        *,
+        delete_missing: bool,
+        soft_delete: bool = False,
+        upsert: bool = True,
+        newer_only: str | None = None,
+    ) -> MergeResult:
         """Apply the staged rows (the last per key wins) to the target; with `delete_missing`, delete
         target rows whose key was not staged, or with `soft_delete` stamp their `_DELETED_AT` instead.
-        `upsert=False` only deletes: the staged rows are a list of the keys that remain. All or nothing."""
+        `upsert=False` only deletes: the staged rows are a list of the keys that remain. `newer_only`
+        names a timestamp column: a target row newer than its staged row is left alone. All or nothing."""
         self._start()
         warehouse, staging, dedup = self._warehouse, self._staging, self._dedup
         clock = _StepClock()
@@ -325,7 +364,7 @@ class TableLoad:
         clock.lap("dedup")
         inserted, updated, deleted = warehouse.apply_staged(
             self._table, dedup, self._columns, self._key,
-            delete_missing=delete_missing, soft_delete=soft_delete, upsert=upsert,
+            delete_missing=delete_missing, soft_delete=soft_delete, upsert=upsert, newer_only=newer_only,
         )  # fmt: skip
         clock.lap("merge")
         return MergeResult(

@@ -148,24 +148,50 @@ def create_dedup(dedup: str, staging: str, columns: Sequence[WarehouseColumn], k
     )
 
 
-def merge(table: TableRef, source: str, columns: Sequence[WarehouseColumn], key: str) -> str:
+def _not_older(newer_only: str | None) -> str:
+    """The condition under which a matched row is updated: always, or with `newer_only` (a timestamp
+    column) only when the source row is at least as new as the target's."""
+    if newer_only is None:
+        return ""
+    c = quote_identifier(newer_only)
+    return f" AND (t.{c} IS NULL OR s.{c} >= t.{c})"
+
+
+def merge(
+    table: TableRef,
+    source: str,
+    columns: Sequence[WarehouseColumn],
+    key: str,
+    *,
+    newer_only: str | None = None,
+) -> str:
     """MERGE a de-duplicated source; target columns the load does not name are left alone."""
     k = quote_identifier(key)
     names = [quote_identifier(c.name) for c in columns]
     updates = ", ".join(f"{name} = s.{name}" for name in names if name != k)
-    matched = f" WHEN MATCHED THEN UPDATE SET {updates}" if updates else ""
+    matched = f" WHEN MATCHED{_not_older(newer_only)} THEN UPDATE SET {updates}" if updates else ""
     return (
         f"MERGE INTO {table_ref(table)} AS t USING {source} AS s ON t.{k} = s.{k}{matched} "
         f"WHEN NOT MATCHED THEN INSERT ({', '.join(names)}) VALUES ({', '.join(f's.{n}' for n in names)})"
     )
 
 
-def update_from(table: TableRef, source: str, columns: Sequence[WarehouseColumn], key: str) -> str:
+def update_from(
+    table: TableRef,
+    source: str,
+    columns: Sequence[WarehouseColumn],
+    key: str,
+    *,
+    newer_only: str | None = None,
+) -> str:
     """The MERGE's matched half, for warehouses that cannot MERGE inside a transaction."""
     k = quote_identifier(key)
     names = [quote_identifier(c.name) for c in columns if c.name != key]
     updates = ", ".join(f"{name} = s.{name}" for name in names)
-    return f"UPDATE {table_ref(table)} AS t SET {updates} FROM {source} AS s WHERE t.{k} = s.{k}"
+    return (
+        f"UPDATE {table_ref(table)} AS t SET {updates} FROM {source} AS s "
+        f"WHERE t.{k} = s.{k}{_not_older(newer_only)}"
+    )
 
 
 def insert_missing(table: TableRef, source: str, columns: Sequence[WarehouseColumn], key: str) -> str:
@@ -195,6 +221,30 @@ def soft_delete_unstaged(table: TableRef, staging: str, key: str, marker: str) -
         f"UPDATE {table_ref(table)} AS t SET {m} = CAST(? AS TIMESTAMP_NTZ) "
         f"WHERE t.{m} IS NULL AND NOT EXISTS (SELECT 1 FROM {staging} AS s WHERE s.{k} = t.{k})"
     )
+
+
+def delete_where_in(table: TableRef, column: str, count: int, *, soft_marker: str | None = None) -> str:
+    """Delete the rows whose `column` is one of `count` bound values; with `soft_marker`, stamp that
+    column (bound first) on the live ones instead."""
+    c = quote_identifier(column)
+    values = ", ".join("?" * count)
+    if soft_marker is None:
+        return f"DELETE FROM {table_ref(table)} WHERE {c} IN ({values})"
+    m = quote_identifier(soft_marker)
+    return (
+        f"UPDATE {table_ref(table)} SET {m} = CAST(? AS TIMESTAMP_NTZ) "
+        f"WHERE {m} IS NULL AND {c} IN ({values})"
+    )
+
+
+def keys_mentioning(table: TableRef, key: str, columns: Sequence[str], count: int) -> str:
+    """The `key` of rows where any of `columns` (VARIANT lists of item ids) mentions one of `count`
+    bound ids, each bound as `%<id>%` once per column (a near miss only costs a re-read)."""
+    k = quote_identifier(key)
+    tests = " OR ".join(
+        f"CAST({quote_identifier(column)} AS VARCHAR) LIKE ?" for column in columns for _ in range(count)
+    )
+    return f"SELECT {k} FROM {table_ref(table)} WHERE {tests}"
 
 
 def check_path_part(value: str, what: str) -> None:

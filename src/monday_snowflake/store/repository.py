@@ -26,6 +26,7 @@ from monday_snowflake.store import locks
 from monday_snowflake.store.base import Clock, find_integration, one_row
 from monday_snowflake.store.crypto import SecretBox
 from monday_snowflake.store.db import make_engine, upgrade
+from monday_snowflake.store.realtime import DisplayedErrors, RealtimeStore
 from monday_snowflake.store.records import (
     AccountRecord,
     ConnectionPublic,
@@ -85,7 +86,7 @@ class ApiKeyRecord:
         return self.revoked_at is not None
 
 
-class Store(RunHistory):
+class Store(RunHistory, RealtimeStore, DisplayedErrors):
     """Everything the product remembers, behind plain methods that return plain dataclasses."""
 
     @classmethod
@@ -384,6 +385,12 @@ class Store(RunHistory):
                 for row in session.scalars(stmt)
                 if row.schedule
             ]
+
+    def realtime_integrations(self) -> list[Integration]:
+        """Integrations with real-time sync switched on."""
+        with self._read() as session:
+            rows = session.scalars(select(IntegrationRow).where(IntegrationRow.realtime.is_not(None)))
+            return [_integration(r) for r in rows if (r.realtime or {}).get("enabled")]
 
     def set_last_scheduled_for(self, integration_id: str, due: datetime) -> None:
         """Move the scheduler's watermark forward (never back: another scheduler may be ahead)."""

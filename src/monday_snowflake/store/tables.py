@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     DateTime,
@@ -156,8 +157,50 @@ class IntegrationRow(Base):
     last_scheduled_for: Mapped[datetime | None]
     """The due time of the latest scheduled run the scheduler enqueued (its de-duplication watermark)."""
     sync_state: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
+    realtime: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
+    """Real-time sync: `{"enabled", "signed", "webhooks": [{"id", "event"}]}`; None: never switched on."""
+    webhook_secret: Mapped[str | None] = mapped_column(Text)
+    """The secret in the webhook URL, encrypted like credentials."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebhookEventRow(Base):
+    """One webhook monday delivered, kept until applied. `(integration_id, trigger_uuid)` is unique:
+    monday's retries of a delivery are stored once."""
+
+    __tablename__ = "webhook_events"
+    __table_args__ = (
+        UniqueConstraint("integration_id", "trigger_uuid"),
+        Index("ix_webhook_events_applied_at_integration_id", "applied_at", "integration_id"),
+    )
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    integration_id: Mapped[str] = mapped_column(ForeignKey("integrations.id", ondelete="CASCADE"))
+    trigger_uuid: Mapped[str] = mapped_column(String(64))
+    event_type: Mapped[str] = mapped_column(String(64))
+    item_id: Mapped[str | None] = mapped_column(String(64))
+    parent_item_id: Mapped[str | None] = mapped_column(String(64))
+    """Set for subitem events: the subitem's parent item."""
+    column_id: Mapped[str | None] = mapped_column(String(255))
+    received_at: Mapped[datetime]
+    applied_at: Mapped[datetime | None]
+
+
+class DisplayedErrorRow(Base):
+    """An error real-time sync wrote on an item (the integration's `display_errors_column`), kept so
+    that it is cleared, once, when the item next syncs."""
+
+    __tablename__ = "displayed_errors"
+
+    integration_id: Mapped[str] = mapped_column(
+        ForeignKey("integrations.id", ondelete="CASCADE"), primary_key=True
+    )
+    item_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    message: Mapped[str] = mapped_column(Text)
+    written_at: Mapped[datetime]
 
 
 class RunRow(Base):

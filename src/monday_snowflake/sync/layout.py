@@ -202,6 +202,7 @@ def plan_table(
     `previous` is the mapping the last successful run stored; `existing` the target table's current
     columns and types (empty if there is no table yet or it could not be read)."""
     known = {c.id: c for c in board.columns}
+    errors_column = integration.options.display_errors_column
     if integration.columns:
         missing = [m.column_id for m in integration.columns if m.column_id not in known]
         if missing:
@@ -216,7 +217,11 @@ def plan_table(
         # with subitems in their own table, the parent's subitems column would only repeat their ids
         # (PARENT_ITEM_ID says it), and go stale when one is deleted without the parent being updated
         subitems_apart = integration.options.include_subitems
-        chosen = [c for c in board.columns if not (subitems_apart and c.type == "subtasks")]
+        chosen = [
+            c
+            for c in board.columns
+            if not (subitems_apart and c.type == "subtasks") and c.id != errors_column
+        ]
         explicit = {}
     table = target_table(integration, board)
     return _plan(integration, table, chosen, explicit, previous, existing or {}, set(known), subitems=False)

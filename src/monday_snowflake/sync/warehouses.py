@@ -44,11 +44,16 @@ class Warehouse(Protocol):
         delete_missing: bool,
         soft_delete: bool = False,
         upsert: bool = True,
+        newer_only: str | None = None,
     ) -> MergeResult: ...
 
     def begin_load(
         self, table: TableRef, columns: Sequence[WarehouseColumn], key: str, *, run_id: str
     ) -> StagedLoad: ...
+
+    def delete_rows(
+        self, table: TableRef, column: str, values: Sequence[Any], *, soft_delete: bool = False
+    ) -> int: ...
 
     def query(
         self, sql: str, params: Sequence[Any] | None = None

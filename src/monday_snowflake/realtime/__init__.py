@@ -1,0 +1,1 @@
+"""Real-time sync from monday webhooks: the endpoint's checks, webhook registration, and applying events."""
