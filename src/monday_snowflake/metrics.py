@@ -21,7 +21,10 @@ MONDAY_ERRORS = Counter(
     registry=None,
 )
 SNOWFLAKE_STATEMENTS = Counter(
-    "monday_snowflake_snowflake_statements", "Statements and connects sent to Snowflake", registry=None
+    "monday_snowflake_snowflake_statements",
+    "Statements and connects sent to Snowflake, by kind (dml, query, ddl, load, transaction, connect)",
+    ["kind"],
+    registry=None,
 )
 SNOWFLAKE_ERRORS = Counter(
     "monday_snowflake_snowflake_errors",
@@ -45,6 +48,21 @@ def process_registry() -> CollectorRegistry:
     for collector in PROCESS_COLLECTORS:
         registry.register(collector)
     return registry
+
+
+_STATEMENT_KINDS = {
+    "INSERT": "dml", "UPDATE": "dml", "DELETE": "dml", "MERGE": "dml", "COPY": "dml",
+    "SELECT": "query", "SHOW": "query", "DESCRIBE": "query", "WITH": "query",
+    "PUT": "load", "REMOVE": "load",
+    "BEGIN": "transaction", "COMMIT": "transaction", "ROLLBACK": "transaction",
+}  # fmt: skip
+
+
+def statement_kind(statement: str) -> str:
+    """What a statement does, by its first word: `dml` writes rows (INSERT, UPDATE, DELETE, MERGE,
+    COPY), `query` reads, `load` moves files, `transaction` brackets, `ddl` is everything else."""
+    first = statement.lstrip().split(None, 1)[0].upper() if statement.strip() else ""
+    return _STATEMENT_KINDS.get(first, "ddl")
 
 
 def count_error(counter: Counter, error: BaseException) -> None:

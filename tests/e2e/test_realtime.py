@@ -16,11 +16,14 @@ from typing import Any
 import jwt
 import pytest
 from pydantic import SecretStr
+from sqlalchemy import update
+from sqlalchemy.exc import OperationalError
 from tests.e2e.conftest import TOKEN, Served, serve_seeded
 from tests.e2e.test_api import Api, api_settings, finished_run, serving, tcp_socket, wait_for
 
 from monday_sandbox.model import Item
 from monday_snowflake.settings import MondaySettings, RealtimeSettings, Settings
+from monday_snowflake.store.tables import ConnectionRow
 from monday_snowflake.sync.verify import compare_integration
 
 SIGNING_SECRET = "app-signing-secret-for-tests"
@@ -229,9 +232,7 @@ def test_a_service_stopped_mid_burst_loses_nothing_monday_retries_and_the_restar
         tenant, integration = switch_on(api)
         for item in items:
             sandbox.change_column_values(board.id, item.id, {"text": "edited before the stop"})
-        wait_for(
-            lambda: any(d["status"] == "delivered" for d in webhooks.listing()), 30, "a first delivery"
-        )
+        wait_for(lambda: any(d["status"] == "delivered" for d in webhooks.listing()), 30, "a first delivery")
     # stopped mid-burst: stored events wait unapplied, deliveries in flight fail and are retried later
     for item in items[:20]:
         sandbox.change_column_values(board.id, item.id, {"text": "edited while down"})
@@ -367,3 +368,92 @@ def test_edits_of_columns_not_copied_cause_no_read_and_a_new_column_evolves_the_
     )  # fmt: skip
     settle(api, tenant, everything)
     compare(api, everything)
+
+
+# -- failures: shown on the item, retried, never lost ---------------------------------------------------
+
+
+def _long_text(served: Served, item_id: int, column_id: str) -> str:
+    stored = served.sandbox.get_item(item_id).values.get(column_id)
+    return str((stored or {}).get("text") or "")
+
+
+def _point_warehouse(api: Api, connection_id: str, config: dict[str, Any], secret: dict[str, Any]) -> None:
+    """Swap a stored Snowflake connection's settings, as an operator moving the account would."""
+    with api.runtime.store.engine.begin() as conn:
+        conn.execute(update(ConnectionRow).where(ConnectionRow.id == connection_id).values(config=config))
+    api.runtime.store.set_connection_secret(connection_id, secret)
+
+
+def test_a_failed_flush_shows_its_error_on_the_items_and_clears_it_once_applied_without_a_loop(
+    api: Api,
+) -> None:
+    sandbox, board = api.board.sandbox, api.board.board
+    errors_column = next(c.id for c in board.columns.values() if c.type == "long_text")
+    tenant = api.tenant("acme")
+    integration = api.create_integration(
+        tenant, name="shown", monday_token=TOKEN, options={"display_errors_column": errors_column}
+    )
+    assert tenant.client.put(f"/integrations/{integration['id']}/realtime", json={"enabled": True}).is_success
+    finished_run(tenant.client, integration["id"])
+    found = api.runtime.store.get_integration(integration["id"])
+    good = api.runtime.store.get_connection(found.snowflake_connection_id).config
+    good_secret = api.runtime.store.connection_secret(found.snowflake_connection_id)
+    unreachable = {**good, "mode": "snowflake", "account": "nowhere.invalid", "user": "u",
+                   "authenticator": "password", "login_timeout_seconds": 2, "max_attempts": 1}  # fmt: skip
+    items = items_of(api.board)
+    edited, untouched = items[:2], items[2:]
+    before = {i.id: _long_text(api.board, i.id, errors_column) for i in untouched}
+
+    _point_warehouse(api, found.snowflake_connection_id, unreachable, {"password": "pw"})
+    for item in edited:
+        sandbox.change_column_values(board.id, item.id, {"text": "edited while the warehouse is down"})
+    wait_for(
+        lambda: all("could not sync" in _long_text(api.board, i.id, errors_column) for i in edited),
+        60,
+        "the error on the items",
+    )
+    failed = [r for r in realtime_runs(tenant, integration) if r["status"] == "FAILED"]
+    assert failed and failed[0]["error"] and "Traceback" not in failed[0]["error"]
+    assert {i.id: _long_text(api.board, i.id, errors_column) for i in untouched} == before
+
+    _point_warehouse(api, found.snowflake_connection_id, good, good_secret)
+    settle(api, tenant, integration)
+    wait_for(
+        lambda: all(_long_text(api.board, i.id, errors_column) == "" for i in edited), 60, "the error cleared"
+    )
+    settle(api, tenant, integration)
+    compare(api, integration)
+    # our own writes of the error column come back as events, and are skipped: no read, no new write
+    settled = realtime_runs(tenant, integration)
+    time.sleep(2)
+    assert len(realtime_runs(tenant, integration)) == len(settled)
+    assert all(_long_text(api.board, i.id, errors_column) == "" for i in edited)
+    assert api.runtime.store.displayed_errors(integration["id"], [str(i.id) for i in edited]) == {}
+
+
+def test_a_delivery_we_answer_with_a_5xx_is_retried_by_monday_and_then_applied(api: Api) -> None:
+    tenant, integration = switch_on(api, include_subitems=False)
+    store = api.runtime.store
+    add_event = store.add_event
+    failures: list[str] = []
+
+    def once_unavailable(integration_id: str, event: Any) -> bool:
+        if not failures:
+            failures.append(event.trigger_uuid)
+            raise OperationalError("INSERT INTO webhook_events", {}, Exception("database is locked"))
+        return add_event(integration_id, event)
+
+    store.add_event = once_unavailable  # type: ignore[method-assign]
+    sandbox, board = api.board.sandbox, api.board.board
+    item = items_of(api.board)[0]
+    sandbox.change_column_values(board.id, item.id, {"text": "answered 503 first"})
+    webhooks = api.board.server.runtime.webhooks
+    wait_for(lambda: failures and webhooks.listing()[-1]["attempts"], 30, "the first attempt")
+    first = webhooks.listing()[-1]
+    assert first["status"] == "pending" and first["attempts"][0]["status_code"] == 503
+    sandbox.clock.advance(61)  # monday retries a minute later
+    webhooks.deliver_due()
+    settle(api, tenant, integration)
+    compare(api, integration)
+    assert [a["status_code"] for a in webhooks.listing()[-1]["attempts"]] == [503, 200]

@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 
 from monday_snowflake.errors import (
     AlreadyRunningError,
@@ -89,5 +90,15 @@ def install_error_handlers(app: FastAPI) -> None:
             status_code=422,
         )
 
+    async def unavailable(request: Request, exc: Exception) -> JSONResponse:
+        """The state database failed (down, locked, restarting): 503, so callers such as monday's
+        webhook retries try again; nothing was acknowledged."""
+        log.warning("state database unavailable", path=request.url.path, error=type(exc).__name__)
+        return JSONResponse(
+            {"error": "the state database is unavailable; try again", "code": "StateStoreUnavailable"},
+            status_code=503,
+        )
+
     app.add_exception_handler(MondaySnowflakeError, handle)
     app.add_exception_handler(RequestValidationError, invalid)
+    app.add_exception_handler(OperationalError, unavailable)

@@ -7,15 +7,17 @@ table and one DELETE for the items that are gone (deleted, archived, or no longe
 
 - Rows always come from monday's current state, and the MERGE never replaces a row with an older
   `UPDATED_AT`, so a late, repeated or reordered event costs at most an extra read, never older data.
-- Edits of columns the integration does not copy cause no read at all.
+- Edits of columns the integration does not copy cause no read at all (unless it copies a "last
+  updated" column, which every edit moves); such a row's `UPDATED_AT` stays at its last copied change.
 - Creating, deleting or archiving a subitem also re-reads its parent (its `updated_at` and subitems
   column change without an event of its own); deleting an item re-reads the rows whose connect-boards
   or dependency columns pointed at it (monday drops those links silently).
 - When the board has a column the table lacks, the flush leaves its events pending and queues a sync
   run, which takes the schema evolution path; the events are applied by the next flush after it.
 - With a `display_errors_column`, a failed flush writes its error on the items it could not apply
-  (once per message), and the next flush that applies them clears it. Edits of that column (ours)
-  are never copied, so they cannot start a loop.
+  (once per message), and the next flush that applies them clears it. That column is never copied,
+  and a write happens only when the message shown changes, so our own writes coming back as events
+  cannot start a loop.
 """
 
 from __future__ import annotations
@@ -90,7 +92,8 @@ class FlushResult:
     deferred: str | None = None
     """Why the events were left pending (a sync run was queued first)."""
     shown_on: list[str] = field(default_factory=list)
-    """Items the flush is about (main items, and the parents of subitems): where errors are shown."""
+    """Items the flush is about (main items, and the parents of subitems): where errors are shown.
+    First every item an event names, then, once the tables are planned, those it reads."""
     latency_seconds: list[float] = field(default_factory=list)
 
     def metrics(self) -> dict[str, Any]:
@@ -166,7 +169,7 @@ class RealtimeApplier:
         events = await asyncio.to_thread(store.pending_events, integration_id, MAX_EVENTS_PER_FLUSH)
         if not events:
             return None
-        result = FlushResult(integration_id, events=len(events))
+        result = FlushResult(integration_id, events=len(events), shown_on=_concerned(events, integration))
         if await asyncio.to_thread(store.last_success, integration_id) is None:
             await asyncio.to_thread(self._enqueue_sync, integration, "realtime-first-load")
             result.deferred = "the table has not been loaded yet: a sync run was queued"
@@ -404,8 +407,8 @@ def _targets(
 ) -> _Targets:
     """The items and subitems to read again, once each, and how many events needed no read."""
     targets = _Targets()
-    main_columns = set(main.column_ids)
-    sub_columns = set(sub.column_ids) if sub is not None else set()
+    main_columns = _columns_an_edit_changes(main)
+    sub_columns = _columns_an_edit_changes(sub) if sub is not None else set()
     for event in events:
         if event.item_id is None:
             continue
@@ -424,8 +427,30 @@ def _targets(
     return targets
 
 
-def _edits_other_column(event: PendingEvent, copied: set[str]) -> bool:
-    return event.event_type == "update_column_value" and event.column_id not in copied
+def _concerned(events: Iterable[PendingEvent], integration: Integration) -> list[str]:
+    """Main items the events name (a subitem's parent for a subitem), but for edits of the
+    display-errors column, which are our own."""
+    errors_column = integration.options.display_errors_column
+    concerned: dict[str, None] = {}
+    for event in events:
+        if event.event_type == "update_column_value" and event.column_id == errors_column:
+            continue
+        item_id = event.parent_item_id if event.subitem else event.item_id
+        if item_id is not None:
+            concerned[item_id] = None
+    return list(concerned)
+
+
+def _columns_an_edit_changes(layout: TableLayout) -> set[str] | None:
+    """The board columns whose edits change the table's row; None: every column's, because the
+    table copies a "last updated" column, which any edit moves."""
+    if any(normalise_type(m.source.type) == "last_updated" for m in layout.mapped):
+        return None
+    return set(layout.column_ids)
+
+
+def _edits_other_column(event: PendingEvent, copied: set[str] | None) -> bool:
+    return event.event_type == "update_column_value" and copied is not None and event.column_id not in copied
 
 
 async def _read_rows(

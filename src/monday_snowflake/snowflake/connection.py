@@ -134,7 +134,7 @@ def connect(
         info = embedded.read_info()
         cleaner = _embedded_stage_cleaner(Path(info.stage_root) if info else embedded.stage_root)
     params = build_connect_kwargs(settings, credentials, embedded_address=address)
-    SNOWFLAKE_STATEMENTS.inc()
+    SNOWFLAKE_STATEMENTS.labels("connect").inc()
     try:
         conn = snowflake.connector.connect(**params)
     except Exception as exc:

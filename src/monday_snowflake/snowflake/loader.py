@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from monday_snowflake.errors import ConfigurationError, MondaySnowflakeError
-from monday_snowflake.metrics import SNOWFLAKE_ERRORS, SNOWFLAKE_STATEMENTS, count_error
+from monday_snowflake.metrics import SNOWFLAKE_ERRORS, SNOWFLAKE_STATEMENTS, count_error, statement_kind
 from monday_snowflake.model.warehouse import MergeResult, TableRef, WarehouseColumn
 from monday_snowflake.snowflake.classify import classify_error
 from monday_snowflake.snowflake.sql import (
@@ -107,7 +107,7 @@ class SnowflakeWarehouse:
     def query(self, statement: str, params: Sequence[Any] | None = None) -> tuple[list[str], list[Row]]:
         """Run a statement (`?` placeholders) and return (column names, rows)."""
         cursor = self._conn.cursor()
-        SNOWFLAKE_STATEMENTS.inc()
+        SNOWFLAKE_STATEMENTS.labels(statement_kind(statement)).inc()
         try:
             cursor.execute(statement, list(params) if params is not None else None)
             names = [d[0] for d in cursor.description or ()]
