@@ -6,7 +6,8 @@ Usage:
 
 The items are really edited on the sandbox board first (so every event is a real change), then the
 matching `update_column_value` payloads are posted to `/webhooks/monday/{id}` as monday would:
-1. a burst of two events per item, as fast as `--concurrency` connections allow: acknowledged
+1. a burst of two events per item, as fast as `--concurrency` connections allow (aiohttp: httpx
+   cannot send fast enough from one process to load the API): acknowledged
    requests/s, and changed items/s applied (from the first request until nothing is pending);
 2. a steady `--rate` events/s for `--seconds`: p50/p95 from the webhook received to its row being
    committed in the warehouse (per event, from the state store), and warehouse DML statements per
@@ -33,7 +34,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
+import orjson
 from bench.common import header
 from cryptography.fernet import Fernet
 from sqlalchemy import select
@@ -47,6 +50,7 @@ from monday_snowflake.store.tables import WebhookEventRow
 from monday_snowflake.sync.verify import compare_integration
 
 TOKEN = "bench-realtime-token"
+JSON = {"Content-Type": "application/json"}
 CLI = [str(Path(sys.executable).parent / "monday-snowflake")]
 
 
@@ -110,18 +114,13 @@ async def edit(api_url: str, board_id: str, item_ids: list[str], values: dict[st
 
 async def post_all(url: str, bodies: list[dict[str, Any]], concurrency: int) -> float:
     """Post every body with `concurrency` connections; returns the seconds it took."""
-    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-    for body in bodies:
-        queue.put_nowait(body)
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+    encoded = [orjson.dumps(body) for body in reversed(bodies)]
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector, headers=JSON) as session:
 
         async def sender() -> None:
-            while not queue.empty():
-                body = queue.get_nowait()
-                response = await client.post(url, json=body)
-                if response.status_code != 200:
-                    raise RuntimeError(f"{response.status_code} {response.text}")
+            while encoded:
+                await _post(session, url, encoded.pop())
 
         started = time.perf_counter()
         await asyncio.gather(*(sender() for _ in range(concurrency)))
@@ -130,19 +129,24 @@ async def post_all(url: str, bodies: list[dict[str, Any]], concurrency: int) -> 
 
 async def post_paced(url: str, bodies: list[dict[str, Any]], rate: float) -> float:
     """Post the bodies at `rate` per second (each on its own task, so a slow answer delays none)."""
-    limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
-    async with httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(30, pool=None)) as client:
+    connector = aiohttp.TCPConnector(limit=256)
+    async with aiohttp.ClientSession(connector=connector, headers=JSON) as session:
         started = time.perf_counter()
         tasks = []
         for n, body in enumerate(bodies):
             delay = started + n / rate - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(client.post(url, json=body)))
-        for response in await asyncio.gather(*tasks):
-            if response.status_code != 200:
-                raise RuntimeError(f"{response.status_code} {response.text}")
+            tasks.append(asyncio.create_task(_post(session, url, orjson.dumps(body))))
+        await asyncio.gather(*tasks)
         return time.perf_counter() - started
+
+
+async def _post(session: aiohttp.ClientSession, url: str, body: bytes) -> None:
+    async with session.post(url, data=body) as response:
+        text = await response.text()
+        if response.status != 200:
+            raise RuntimeError(f"{response.status} {text}")
 
 
 def dml_statements(metrics_url: str) -> float:

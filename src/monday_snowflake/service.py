@@ -30,6 +30,7 @@ from monday_snowflake.queue.records import TaskRecord
 from monday_snowflake.queue.tasks import TaskQueue
 from monday_snowflake.queue.worker import Worker
 from monday_snowflake.realtime.apply import RealtimeApplier
+from monday_snowflake.realtime.inbox import EventInbox
 from monday_snowflake.runtime import Runtime
 from monday_snowflake.schedule import Schedule, next_run, parse_schedule
 from monday_snowflake.store.realtime import Realtime
@@ -59,6 +60,7 @@ class Service:
         self.store = runtime.store
         self.queue = TaskQueue(runtime.store.engine, runtime.settings.queue)
         self._realtime_cache: dict[str, tuple[float, Realtime]] = {}
+        self.inbox = EventInbox(runtime.store)
 
     # -- asking for runs --------------------------------------------------------------------------------
 
@@ -125,13 +127,18 @@ class Service:
     def realtime_of(self, integration_id: str) -> Realtime:
         """An integration's real-time switch and URL secret, cached for a moment: the webhook endpoint
         asks on every delivery."""
-        now = time.monotonic()
-        cached = self._realtime_cache.get(integration_id)
-        if cached is not None and now - cached[0] < REALTIME_CACHE_SECONDS:
-            return cached[1]
-        found = self.store.realtime(integration_id)
-        self._realtime_cache[integration_id] = (now, found)
+        found = self.cached_realtime(integration_id)
+        if found is None:
+            found = self.store.realtime(integration_id)
+            self._realtime_cache[integration_id] = (time.monotonic(), found)
         return found
+
+    def cached_realtime(self, integration_id: str) -> Realtime | None:
+        """`realtime_of` when it is cached and fresh, without touching the database."""
+        cached = self._realtime_cache.get(integration_id)
+        if cached is not None and time.monotonic() - cached[0] < REALTIME_CACHE_SECONDS:
+            return cached[1]
+        return None
 
     def forget_realtime(self, integration_id: str) -> None:
         self._realtime_cache.pop(integration_id, None)

@@ -435,16 +435,16 @@ def test_a_failed_flush_shows_its_error_on_the_items_and_clears_it_once_applied_
 def test_a_delivery_we_answer_with_a_5xx_is_retried_by_monday_and_then_applied(api: Api) -> None:
     tenant, integration = switch_on(api, include_subitems=False)
     store = api.runtime.store
-    add_event = store.add_event
+    add_events = store.add_events
     failures: list[str] = []
 
-    def once_unavailable(integration_id: str, event: Any) -> bool:
+    def once_unavailable(events: Any) -> list[bool]:
         if not failures:
-            failures.append(event.trigger_uuid)
+            failures.extend(event.trigger_uuid for _, event in events)
             raise OperationalError("INSERT INTO webhook_events", {}, Exception("database is locked"))
-        return add_event(integration_id, event)
+        return add_events(events)
 
-    store.add_event = once_unavailable  # type: ignore[method-assign]
+    store.add_events = once_unavailable  # type: ignore[method-assign]
     sandbox, board = api.board.sandbox, api.board.board
     item = items_of(api.board)[0]
     sandbox.change_column_values(board.id, item.id, {"text": "answered 503 first"})

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -13,6 +13,8 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import text
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from monday_snowflake.api.deps import get_service, install_error_handlers
 from monday_snowflake.api.routes import router
@@ -52,7 +54,7 @@ def create_app(service: Service, *, run_worker: bool = True, run_scheduler: bool
     )
     app.state.service = service
     install_error_handlers(app)
-    app.middleware("http")(_limit_body)
+    app.add_middleware(_LimitBody)
     app.include_router(router)
     app.include_router(webhooks_router)
 
@@ -86,16 +88,31 @@ def metrics_registry(service: Service) -> CollectorRegistry:
     return registry
 
 
-async def _limit_body(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+class _LimitBody:
     """413 for a body over 1 MB, before anything reads it; a body without a length (chunked) is
-    refused with 411, since its size is only known once it has all been read."""
-    length = request.headers.get("content-length")
+    refused with 411, since its size is only known once it has all been read. Plain ASGI, so every
+    request (a webhook burst is thousands a second) pays nothing beyond a header lookup."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            refusal = _body_refusal(Headers(scope=scope))
+            if refusal is not None:
+                await refusal(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _body_refusal(headers: Headers) -> JSONResponse | None:
+    length = headers.get("content-length")
     if length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
         return JSONResponse(
             {"error": f"request body is {int(length):,} bytes; at most 1 MB is accepted", "code": "TooLarge"},
             status_code=413,
         )
-    if length is None and "chunked" in request.headers.get("transfer-encoding", "").lower():
+    if length is None and "chunked" in headers.get("transfer-encoding", "").lower():
         return JSONResponse(
             {
                 "error": "send the body with a Content-Length (chunked bodies are refused)",
@@ -103,7 +120,7 @@ async def _limit_body(request: Request, call_next: Callable[[Request], Awaitable
             },
             status_code=411,
         )
-    return await call_next(request)
+    return None
 
 
 class _QueueCollector:

@@ -2,8 +2,9 @@
 
 No API key here: a delivery proves itself with the integration's URL secret (`?token=`, compared in
 constant time) and, for webhooks registered with an app's token, with the JWT monday signs with the
-app's signing secret. The event is stored (once per `triggerUuid`) before the answer goes out, so a
-200 means it is kept; it is applied later, in batches (`realtime/apply.py`).
+app's signing secret. The event is stored (once per `triggerUuid`, in a group commit with the
+deliveries arriving alongside: `realtime/inbox.py`) before the answer goes out, so a 200 means it is
+kept; it is applied later, in batches (`realtime/apply.py`).
 """
 
 from __future__ import annotations
@@ -39,7 +40,9 @@ async def monday_webhook(
     """Answer monday's challenge, or store one board event; 401 for a wrong secret or signature, 422
     for a body that is not a monday event of this integration's board."""
     service: Service = get_service(request)
-    realtime = await asyncio.to_thread(service.realtime_of, integration_id)
+    realtime = service.cached_realtime(integration_id)
+    if realtime is None:
+        realtime = await asyncio.to_thread(service.realtime_of, integration_id)
     _check_secret(realtime, token)
     try:
         body: Any = orjson.loads(await request.body())
@@ -59,7 +62,7 @@ async def monday_webhook(
         )
     if not realtime.enabled or not event.relevant:
         return JSONResponse({"status": "ignored"})
-    stored = await asyncio.to_thread(service.store.add_event, realtime.integration_id, event)
+    stored = await service.inbox.add(realtime.integration_id, event)
     return JSONResponse({"status": "stored" if stored else "duplicate"})
 
 

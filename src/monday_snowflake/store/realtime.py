@@ -7,7 +7,7 @@ flush applied it, so a crash between the two costs a second read of the item, ne
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -81,21 +81,47 @@ class RealtimeStore(StoreBase):
 
     # -- the inbox ---------------------------------------------------------------------------------------
 
-    def add_event(self, integration_id: str, event: WebhookEvent) -> bool:
-        """Store an event; False if this delivery (its triggerUuid) was stored before."""
-        values: dict[str, Any] = {
-            "integration_id": integration_id,
-            "trigger_uuid": event.trigger_uuid,
-            "event_type": event.event_type,
-            "item_id": event.item_id,
-            "parent_item_id": event.parent_item_id,
-            "column_id": event.column_id,
-            "received_at": self._clock(),
-        }
+    def add_events(self, events: Sequence[tuple[str, WebhookEvent]]) -> list[bool]:
+        """Store (integration id, event) pairs in one transaction; for each, False if its delivery
+        (its triggerUuid) was stored before, or earlier in the same batch."""
+        received_at = self._clock()
+        seen: set[tuple[str, str]] = set()
+        rows: list[dict[str, Any]] = []
+        for integration_id, event in events:
+            key = (integration_id, event.trigger_uuid)
+            if key in seen:
+                continue
+            seen.add(key)
+            rows.append(
+                {
+                    "integration_id": integration_id,
+                    "trigger_uuid": event.trigger_uuid,
+                    "event_type": event.event_type,
+                    "item_id": event.item_id,
+                    "parent_item_id": event.parent_item_id,
+                    "column_id": event.column_id,
+                    "received_at": received_at,
+                }
+            )
         insert = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
-        statement = insert(WebhookEventRow).values(**values).on_conflict_do_nothing()
+        statement = (
+            insert(WebhookEventRow)
+            .values(rows)
+            .on_conflict_do_nothing()
+            .returning(WebhookEventRow.integration_id, WebhookEventRow.trigger_uuid)
+        )
         with self._write() as session:
-            return bool(session.execute(statement).rowcount)  # type: ignore[attr-defined]
+            stored = {(row[0], row[1]) for row in session.execute(statement)}
+        answers: list[bool] = []
+        for integration_id, event in events:
+            key = (integration_id, event.trigger_uuid)
+            answers.append(key in stored)
+            stored.discard(key)  # a second copy in the same batch is a duplicate
+        return answers
+
+    def add_event(self, integration_id: str, event: WebhookEvent) -> bool:
+        """Store one event; False if this delivery (its triggerUuid) was stored before."""
+        return self.add_events([(integration_id, event)])[0]
 
     def due_event_integrations(self, *, older_than: datetime, at_least: int) -> list[str]:
         """Integrations whose oldest pending event arrived before `older_than`, or that have at least
