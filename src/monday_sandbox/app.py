@@ -144,7 +144,9 @@ class GraphQLEndpoint:
             raise
         if claimed and token is not None and key:
             stored = StoredResponse(answer.status, answer.encode(), dict(answer.headers))
-            self.runtime.idempotency.finish(token.value, key, stored if answer.status < 500 else None)
+            # a throttled (429) or failed (5xx) request ran nothing: its retry must be able to run
+            kept = stored if answer.status < 500 and answer.status != 429 else None
+            self.runtime.idempotency.finish(token.value, key, kept)
         return answer, version
 
 

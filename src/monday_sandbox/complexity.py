@@ -66,8 +66,10 @@ def query_cost(
     total = _selection_cost(schema, root, operation.selection_set, fragments, variables, depth=0)
     if is_mutation:
         for selection in operation.selection_set.selections:
-            if isinstance(selection, FieldNode) and not selection.name.value.startswith("__"):
-                total += WRITE_COSTS.get(selection.name.value, WRITE_COST)
+            name = selection.name.value if isinstance(selection, FieldNode) else ""
+            # asking for the budget in a mutation writes nothing
+            if name and not name.startswith("__") and name != "complexity":
+                total += WRITE_COSTS.get(name, WRITE_COST)
     return total
 
 

@@ -13,6 +13,7 @@ from monday_sandbox.context import RequestContext
 from monday_sandbox.errors import SandboxError, invalid_argument, user_unauthorized
 from monday_sandbox.executor import Resolver
 from monday_sandbox.model import Board, Column, Group, Item, Tag, Webhook
+from monday_sandbox.queries import q_complexity
 from monday_sandbox.state import Sandbox
 
 
@@ -256,4 +257,5 @@ def build_mutation_resolvers() -> dict[str, Resolver]:
         "create_webhook": m_create_webhook,
         "delete_webhook": m_delete_webhook,
     }
-    return {name: _guarded(resolver) for name, resolver in resolvers.items()}
+    guarded = {name: _guarded(resolver) for name, resolver in resolvers.items()}
+    return {**guarded, "complexity": q_complexity}  # a mutation can ask what it cost, as a query can

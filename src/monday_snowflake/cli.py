@@ -239,6 +239,17 @@ def sync_run(
     """Run an integration now, with a progress bar: incremental once a full run has succeeded."""
 
     def work(runtime: Any) -> None:
+        if runtime.store.get_integration(integration).reverse is not None:
+            reverse = asyncio.run(runtime.reverse_syncer().run(integration))
+            console.print(
+                f"[green]done[/] (reverse): {reverse.rows_read} rows read; created {reverse.created}, "
+                f"updated {reverse.updated}, archived {reverse.archived}, unchanged {reverse.unchanged}, "
+                f"failed {reverse.failed}; {reverse.mutations} mutations in {reverse.requests} requests, "
+                f"{reverse.seconds:.2f} s ({reverse.items_per_second:,.1f} items/s)"
+            )
+            for error in reverse.errors[:20]:
+                console.print(f"[red]row {error['key']!r}[/]: {error['error']}", highlight=False)
+            return
         result = replicate_with_progress(runtime, integration, console=err_console, full=full)
         skipped = f", {result.read - result.items} unchanged skipped" if result.kind == "incremental" else ""
         console.print(

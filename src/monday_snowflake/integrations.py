@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from monday_snowflake.errors import ConfigurationError
-from monday_snowflake.model import BoardSpec, ColumnMapping, Integration, IntegrationOptions
+from monday_snowflake.model import BoardSpec, ColumnMapping, Integration, IntegrationOptions, ReverseSpec
+from monday_snowflake.reverse.recipe import check_reverse_recipe
 from monday_snowflake.snowflake.naming import table_name_for_board
 
 if TYPE_CHECKING:
@@ -31,8 +32,11 @@ def create_integration(
     sync_mode: str = "incremental",
     schedule: dict[str, Any] | None = None,
     account_id: str | None = None,
+    reverse: ReverseSpec | None = None,
 ) -> Integration:
-    """Validate the recipe against the live board, store the credentials encrypted, save the integration."""
+    """Validate the recipe against the live board, store the credentials encrypted, save the integration.
+    With `reverse`, the integration writes Snowflake rows to the board instead; its recipe is checked
+    against the board and the source (see `reverse.recipe`)."""
     settings = runtime.settings
     token = monday_token or (settings.monday.token.get_secret_value() if settings.monday.token else None)
     if not token:
@@ -52,12 +56,15 @@ def create_integration(
                 f"board {board_id} has no column(s) {', '.join(missing)}", board_id=board_id
             )
     check_display_errors_column(board, options or IntegrationOptions(), column_ids or ())
+    if reverse is not None:
+        asyncio.run(check_reverse_recipe(runtime, token, api_url, board, reverse))
     store = runtime.store
     account = account_id or store.default_account().id
     name = _free_integration_name(store, account, name, board_id)
     database = database or settings.snowflake.database
     schema = schema or settings.snowflake.schema_name
-    table = table or _free_table_name(runtime, account, board, database, schema)
+    if reverse is None:
+        table = table or _free_table_name(runtime, account, board, database, schema)
 
     monday_conn = store.create_connection(
         account, "monday", f"{name} monday", {"api_url": api_url}, {"token": token}
@@ -78,6 +85,7 @@ def create_integration(
         options=options or IntegrationOptions(),
         sync_mode=sync_mode,
         schedule=schedule,
+        reverse=reverse,
     )
 
 

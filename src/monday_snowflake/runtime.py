@@ -12,6 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from monday_snowflake.errors import TransientError
 from monday_snowflake.monday.client import MondayClient
+from monday_snowflake.reverse.sync import ReverseSyncer
 from monday_snowflake.settings import Settings, SnowflakeSettings
 from monday_snowflake.snowflake.connection import SnowflakeWarehouse, connect
 from monday_snowflake.store.crypto import load_or_create_key
@@ -56,6 +57,9 @@ class Runtime:
 
     def replicator(self) -> BoardReplicator:
         return BoardReplicator(self.settings, self.store, self.monday_client, self.open_warehouse)
+
+    def reverse_syncer(self) -> ReverseSyncer:
+        return ReverseSyncer(self.settings, self.store, self.monday_client, self.open_warehouse)
 
     def snowflake_connection_payload(self) -> tuple[dict[str, Any], dict[str, str]]:
         """Split the settings' Snowflake part into stored config and encrypted secret."""

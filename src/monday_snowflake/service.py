@@ -107,8 +107,14 @@ class Service:
         promised = str(payload.get("run_id") or "")
         if promised and (task.attempt > 1 and self._run_exists(promised, task.account_id)):
             promised = ""  # an earlier attempt recorded its run under it; this one is a new run
+        integration_id = str(payload["integration_id"])
+        if self.store.get_integration(integration_id, account_id=task.account_id).reverse is not None:
+            reverse = await self.runtime.reverse_syncer().run(
+                integration_id, account_id=task.account_id, run_id=promised or None
+            )
+            return {"run_id": reverse.run_id, "kind": "reverse", "items": reverse.changed}
         result = await self.runtime.replicator().replicate(
-            str(payload["integration_id"]),
+            integration_id,
             account_id=task.account_id,
             full=bool(payload.get("full")),
             run_id=promised or None,

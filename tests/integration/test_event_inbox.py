@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from sqlalchemy import insert as insert_row
 from sqlalchemy.exc import OperationalError
 from tests.integration.test_store import make_integration
 
 from monday_snowflake.model.events import WebhookEvent
 from monday_snowflake.realtime.inbox import EventInbox
 from monday_snowflake.store import Store
+from monday_snowflake.store.tables import WebhookEventRow
 
 
 def event(item_id: int, trigger: str | None = None) -> WebhookEvent:
@@ -95,3 +98,29 @@ async def test_batches_never_exceed_their_size(store: Store, size: int) -> None:
     inbox = EventInbox(store, max_batch=size)
     assert await asyncio.gather(*(inbox.add(integration.id, event(n)) for n in range(10))) == [True] * 10
     assert max(sizes) <= size and sum(sizes) == 10
+
+
+def test_a_flush_marks_only_the_events_it_read_so_one_committed_late_with_a_lower_id_stays_pending(
+    store: Store,
+) -> None:
+    """PostgreSQL hands out ids when a row is inserted, not when it commits: an event with a lower id
+    can become visible after a flush read a batch with higher ids."""
+    integration = make_integration(store)
+    received = datetime.now(UTC)
+
+    def insert(event_id: int) -> None:
+        with store.engine.begin() as conn:
+            conn.execute(
+                insert_row(WebhookEventRow).values(
+                    id=event_id, integration_id=integration.id, trigger_uuid=uuid.uuid4().hex,
+                    event_type="update_name", item_id="1", received_at=received,
+                )
+            )  # fmt: skip
+
+    insert(10)
+    insert(11)
+    batch = store.pending_events(integration.id, 100)
+    assert [e.id for e in batch] == [10, 11]
+    insert(5)  # committed late
+    assert store.mark_events_applied(integration.id, [e.id for e in batch], received) == 2
+    assert [e.id for e in store.pending_events(integration.id, 100)] == [5]

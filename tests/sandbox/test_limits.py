@@ -158,3 +158,33 @@ def test_concurrent_duplicate_gets_409(server: SandboxServer, board: Board) -> N
 def test_idempotency_key_is_ignored_on_queries(client: httpx.Client) -> None:
     assert "Idempotency-Replayed" not in gql(client, "{ me { id } }", **{"Idempotency-Key": "q"}).headers
     assert "Idempotency-Replayed" not in gql(client, "{ me { id } }", **{"Idempotency-Key": "q"}).headers
+
+
+def test_a_throttled_mutation_is_not_replayed_its_retry_runs_once_the_budget_resets(
+    sandbox: Sandbox, board: Board, client: httpx.Client, clock: Clock
+) -> None:
+    mutation = f'mutation {{ create_item(board_id: {board.id}, item_name: "later") {{ id }} }}'
+    sandbox.settings.complexity_budget = 5_000  # less than one write
+    clock.advance(61)
+    throttled = gql(client, mutation, **{"Idempotency-Key": "k-throttled"})
+    assert throttled.status_code == 429
+    sandbox.settings.complexity_budget = 10_000_000
+    clock.advance(61)
+    retried = gql(client, mutation, **{"Idempotency-Key": "k-throttled"})
+    assert retried.status_code == 200 and "Idempotency-Replayed" not in retried.headers
+    assert len(board.item_ids) == 1
+
+
+def test_a_mutation_reports_its_complexity_and_asking_costs_no_write(
+    board: Board, client: httpx.Client
+) -> None:
+    def create(alias: str) -> str:
+        return f'{alias}: create_item(board_id: {board.id}, item_name: "{alias}") {{ id }}'
+
+    one = f"mutation {{ complexity {{ query after }} {create('a')} }}"
+    two = f"mutation {{ complexity {{ query after }} {create('a')} {create('b')} }}"
+    first = data(client, one)["complexity"]
+    second = data(client, two)["complexity"]
+    assert 10_000 <= first["query"] < 11_000
+    assert 20_000 <= second["query"] < 21_000
+    assert second["after"] < first["after"]

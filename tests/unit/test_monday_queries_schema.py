@@ -46,8 +46,9 @@ def _name(document: str) -> str:
 
 def test_every_variant_is_listed() -> None:
     # board, items_page / next_items_page / items(ids:) in each shape, the two webhook mutations,
-    # and batched column writes of one and of several items; all distinct
-    assert len(queries.ALL_DOCUMENTS) == 1 + 3 * len(Shape) + 2 + 2
+    # batched column writes of one and of several items; and reverse sync's groups and users
+    # listings, column creation and mixed batch of creates, changes and archives; all distinct
+    assert len(queries.ALL_DOCUMENTS) == 1 + 3 * len(Shape) + 2 + 2 + 4
     assert len(set(queries.ALL_DOCUMENTS)) == len(queries.ALL_DOCUMENTS)
     assert sum("SubitemFields" in d for d in queries.ALL_DOCUMENTS) == 3
     assert sum("parent_item { id }" in d for d in queries.ALL_DOCUMENTS) == 3
@@ -99,3 +100,10 @@ def test_negative_control_invalid_documents_are_rejected(
     schema: graphql.GraphQLSchema, document: str, why: str
 ) -> None:
     assert _errors(schema, document), why
+
+
+def test_write_batches_of_every_kind_and_size_validate(schema: graphql.GraphQLSchema) -> None:
+    for kinds in (["create"], ["change"], ["archive"], ["change", "create", "archive"] * 20):
+        assert _errors(schema, queries.write_batch_mutation(kinds)) == []
+    with pytest.raises(ValueError, match="unknown write kind"):
+        queries.write_batch_mutation(["delete"])

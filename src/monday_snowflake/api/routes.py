@@ -13,10 +13,15 @@ from fastapi import APIRouter, Header, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from monday_snowflake.api.deps import AccountDep, ServiceDep
-from monday_snowflake.errors import AuthenticationError, MondaySnowflakeError, NotFoundError
+from monday_snowflake.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    MondaySnowflakeError,
+    NotFoundError,
+)
 from monday_snowflake.integrations import check_display_errors_column, create_integration, read_board
 from monday_snowflake.logs import get_logger
-from monday_snowflake.model import Integration, IntegrationOptions
+from monday_snowflake.model import Integration, IntegrationOptions, ReverseSpec
 from monday_snowflake.realtime import hooks as realtime_hooks
 from monday_snowflake.schedule import describe, parse_schedule
 from monday_snowflake.store.records import RunRecord
@@ -41,6 +46,29 @@ class OptionsBody(BaseModel):
     """A long-text column where real-time sync shows why an item could not be synced."""
 
 
+class ReverseBody(BaseModel):
+    """Reverse sync: Snowflake rows -> items of the board."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: str = Field(min_length=1, max_length=100_000)
+    """A table name or one SELECT."""
+    filter: str | None = Field(default=None, min_length=1, max_length=10_000)
+    key_column: str = Field(min_length=1, max_length=255)
+    key_target: str = Field(min_length=1, max_length=255)
+    """A monday column id, `name` or `item_id`."""
+    mapping: dict[str, str] = Field(default_factory=dict)
+    """Snowflake column -> monday column id (or `name`)."""
+    group_id: str | None = Field(default=None, min_length=1, max_length=255)
+    create_missing: bool = True
+    update_existing: bool = True
+    archive_missing: bool = False
+    create_columns: bool = False
+
+    def spec(self) -> ReverseSpec:
+        return ReverseSpec(**self.model_dump())
+
+
 class IntegrationCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -57,6 +85,8 @@ class IntegrationCreate(BaseModel):
     options: OptionsBody = Field(default_factory=OptionsBody)
     schedule: dict[str, Any] | None = None
     sync_mode: Literal["incremental", "full"] = "incremental"
+    reverse: ReverseBody | None = None
+    """Set to make this a reverse sync: the source's rows are written to the board's items."""
 
 
 class IntegrationPatch(BaseModel):
@@ -112,6 +142,7 @@ def create(body: IntegrationCreate, service: ServiceDep, account: AccountDep) ->
         sync_mode=body.sync_mode,
         schedule=schedule,
         account_id=account,
+        reverse=body.reverse.spec() if body.reverse is not None else None,
     )
     return _integration_out(integration)
 
@@ -175,6 +206,11 @@ def set_realtime(
     """Switch real-time sync on (registers the board's webhooks; again re-registers them) or off
     (removes them). The first load runs first when the table was never loaded."""
     integration = service.store.get_integration(integration_id, account_id=account)
+    if body.enabled and integration.reverse is not None:
+        raise ConfigurationError(
+            "real-time sync follows a board into a table; this integration writes a table to its board",
+            field="enabled",
+        )
     if body.enabled:
         realtime_hooks.enable(service.runtime, integration, signed=body.signed)
         if service.store.last_success(integration.id) is None:

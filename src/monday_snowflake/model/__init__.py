@@ -3,6 +3,7 @@ integration recipes and run records."""
 
 from monday_snowflake.model.board import BoardSpec, ColumnSpec
 from monday_snowflake.model.integration import ColumnMapping, Integration, IntegrationOptions
+from monday_snowflake.model.reverse import ReverseSpec
 from monday_snowflake.model.warehouse import MergeResult, TableRef, WarehouseColumn
 
 __all__ = [
@@ -12,6 +13,7 @@ __all__ = [
     "Integration",
     "IntegrationOptions",
     "MergeResult",
+    "ReverseSpec",
     "TableRef",
     "WarehouseColumn",
 ]

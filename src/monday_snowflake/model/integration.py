@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from monday_snowflake.errors import ConfigurationError
+from monday_snowflake.model.reverse import ReverseSpec
 
 
 @dataclass(frozen=True)
@@ -71,3 +72,5 @@ class Integration:
     sync_mode: SyncMode = "incremental"
     """`incremental`: only items changed since the last successful run, once a full run has succeeded;
     `full`: every run reads the whole board."""
+    reverse: ReverseSpec | None = None
+    """Set for a reverse sync, which writes Snowflake rows to the board instead."""

@@ -188,6 +188,30 @@ def classify_response(
     return cls(message, **details)
 
 
+def field_errors(status: int, body: Any, *, secrets: Iterable[str] = ()) -> dict[str, str] | None:
+    """For a document of aliased mutations: `{alias: message}` when monday answered HTTP 200 with
+    data and every error belongs to one alias and concerns only it (a rejected value, an unknown item
+    or user), so the other aliases stand. None when the response as a whole failed (or did not):
+    then `classify_response` decides."""
+    if status != 200 or not isinstance(body, dict) or not isinstance(body.get("data"), dict):
+        return None
+    entries = _entries(status, body)
+    if not entries:
+        return None
+    found: dict[str, str] = {}
+    for entry in entries:
+        path = entry.raw.get("path") if isinstance(entry.raw, dict) else None
+        if not isinstance(path, list) or not path or not isinstance(path[0], str):
+            return None
+        _level, rule_index = _match(entry, status)
+        cls = RULES[rule_index].error if rule_index < len(RULES) else TransientError
+        if issubclass(cls, TransientError | AuthenticationError | ConfigurationError):
+            return None
+        text = _redact(entry.message, secrets)
+        found.setdefault(path[0], f"{text} ({entry.code})" if entry.code else text)
+    return found
+
+
 def classify_transport_error(error: httpx.HTTPError) -> TransientError:
     """Timeouts and connection failures: always worth retrying. Chain the original with `raise ... from`."""
     kind = "timed out" if isinstance(error, httpx.TimeoutException) else "unreachable"

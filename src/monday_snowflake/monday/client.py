@@ -27,7 +27,7 @@ from monday_snowflake.errors import CursorExpiredError, NotFoundError, Transient
 from monday_snowflake.metrics import MONDAY_ERRORS, MONDAY_REQUESTS, count_error
 from monday_snowflake.model.board import BoardSpec, ColumnSpec
 from monday_snowflake.monday import queries
-from monday_snowflake.monday.classify import classify_response, classify_transport_error
+from monday_snowflake.monday.classify import classify_response, classify_transport_error, field_errors
 from monday_snowflake.monday.queries import Shape
 from monday_snowflake.retry import RetryPolicy, run_with_retry
 from monday_snowflake.settings import MondaySettings
@@ -66,6 +66,8 @@ class MondayClient:
             max=settings.backoff_max_seconds,
         )
         self._resume_at: float | None = None
+        self.last_complexity: dict[str, Any] | None = None
+        """The `complexity` of the latest response: what its query cost and what budget is left."""
         self._http = httpx.AsyncClient(
             transport=transport,
             timeout=settings.timeout_seconds,
@@ -116,7 +118,34 @@ class MondayClient:
             describe=f"monday {_operation_name(query)}",
         )
 
-    async def _send(self, payload: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
+    async def mutate_each(
+        self, document: str, variables: dict[str, Any], *, idempotency_key: str
+    ) -> tuple[dict[str, Any], dict[str, str]]:
+        """Run a document of aliased mutations; returns `data` and `{alias: message}` for the aliases
+        monday refused on their own (a bad value, an unknown user), which fail only themselves.
+        Anything that fails the whole request is retried or raised as `execute` does, under the same
+        Idempotency-Key, so a retried batch is replayed, never applied twice."""
+        rejected: dict[str, str] = {}
+        payload: dict[str, Any] = {"query": document, "variables": variables}
+        headers = {"Idempotency-Key": idempotency_key}
+
+        async def send() -> dict[str, Any]:
+            rejected.clear()
+            return await self._send(payload, headers, rejected=rejected)
+
+        data = await run_with_retry(
+            self._policy,
+            send,
+            sleep=self._sleep,
+            random=self._random,
+            should_retry=_is_retryable,
+            describe=f"monday {_operation_name(document)}",
+        )
+        return data, dict(rejected)
+
+    async def _send(
+        self, payload: dict[str, Any], headers: dict[str, str], *, rejected: dict[str, str] | None = None
+    ) -> dict[str, Any]:
         await self._wait_for_complexity_budget()
         MONDAY_REQUESTS.inc()
         try:
@@ -129,7 +158,15 @@ class MondayClient:
             body: Any = orjson.loads(response.content)
         except ValueError:
             body = None
-        error = classify_response(response.status_code, body, response.headers, secrets=(self._token,))
+        per_alias = None
+        if rejected is not None:
+            per_alias = field_errors(response.status_code, body, secrets=(self._token,))
+        if per_alias:
+            assert rejected is not None
+            rejected.update(per_alias)
+            error = None
+        else:
+            error = classify_response(response.status_code, body, response.headers, secrets=(self._token,))
         data = body.get("data") if isinstance(body, dict) else None
         if error is None and not isinstance(data, dict):
             error = TransientError(
@@ -157,6 +194,7 @@ class MondayClient:
         """Schedule a pause if the budget left cannot pay for another query as costly as this one."""
         if not isinstance(complexity, dict):
             return
+        self.last_complexity = complexity
         after, cost, reset = (complexity.get(k) for k in ("after", "query", "reset_in_x_seconds"))
         if isinstance(after, int | float) and isinstance(cost, int | float) and after < cost:
             self._resume_at = self._clock() + float(reset if isinstance(reset, int | float) else 0)

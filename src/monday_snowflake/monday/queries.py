@@ -7,6 +7,7 @@ both the filtered and the unfiltered read. `ALL_DOCUMENTS` lists them all for th
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import StrEnum
 
 from monday_snowflake.monday.codecs import COLUMN_VALUE_SELECTION
@@ -141,6 +142,61 @@ def change_column_values_mutation(count: int) -> str:
 """
 
 
+BOARD_GROUPS_QUERY = f"""query BoardGroups($boardId: ID!) {{
+  {COMPLEXITY_SELECTION}
+  boards(ids: [$boardId]) {{ id groups {{ id title }} }}
+}}
+"""
+
+USERS_QUERY = f"""query Users($limit: Int, $page: Int) {{
+  {COMPLEXITY_SELECTION}
+  users(limit: $limit, page: $page) {{ id email }}
+}}
+"""
+
+CREATE_COLUMN = f"""mutation CreateColumn($boardId: ID!, $title: String!, $type: ColumnType!) {{
+  {COMPLEXITY_SELECTION}
+  create_column(board_id: $boardId, title: $title, column_type: $type) {{ id title type settings }}
+}}
+"""
+
+WRITE_KINDS = ("create", "change", "archive")
+
+
+def write_batch_mutation(kinds: Sequence[str]) -> str:
+    """Several writes on one board in one request, aliased `w0`, `w1`, ... in order. Per kind:
+    `create` (`$n<i>` item name, `$g<i>` group or null, `$v<i>` column values JSON),
+    `change` (`$i<i>` item id, `$v<i>` column values JSON), `archive` (`$i<i>` item id)."""
+    declared: list[str] = []
+    fields: list[str] = []
+    for n, kind in enumerate(kinds):
+        if kind == "create":
+            declared.append(f"$n{n}: String!, $g{n}: String, $v{n}: JSON")
+            fields.append(
+                f"w{n}: create_item(board_id: $boardId, item_name: $n{n}, group_id: $g{n}, "
+                f"column_values: $v{n}, create_labels_if_missing: true) {{ id }}"
+            )
+        elif kind == "change":
+            declared.append(f"$i{n}: ID!, $v{n}: JSON!")
+            fields.append(
+                f"w{n}: change_multiple_column_values(board_id: $boardId, item_id: $i{n}, "
+                f"column_values: $v{n}, create_labels_if_missing: true) {{ id }}"
+            )
+        elif kind == "archive":
+            declared.append(f"$i{n}: ID!")
+            fields.append(f"w{n}: archive_item(item_id: $i{n}) {{ id }}")
+        else:
+            raise ValueError(f"unknown write kind {kind!r}")
+    body = "\n  ".join(fields)
+    if any(kind != "archive" for kind in kinds):
+        declared.insert(0, "$boardId: ID!")
+    return f"""mutation WriteItems({", ".join(declared)}) {{
+  {COMPLEXITY_SELECTION}
+  {body}
+}}
+"""
+
+
 ITEMS_PAGE = {shape: items_page_query(shape) for shape in Shape}
 NEXT_ITEMS_PAGE = {shape: next_items_page_query(shape) for shape in Shape}
 ITEMS_BY_ID = {shape: items_by_id_query(shape) for shape in Shape}
@@ -154,5 +210,9 @@ ALL_DOCUMENTS: list[str] = [
     DELETE_WEBHOOK,
     change_column_values_mutation(1),
     change_column_values_mutation(3),
+    BOARD_GROUPS_QUERY,
+    USERS_QUERY,
+    CREATE_COLUMN,
+    write_batch_mutation(["create", "change", "archive", "create"]),
 ]
 """Every document the client can send, for validation against the pinned schema."""

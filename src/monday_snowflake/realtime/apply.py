@@ -188,7 +188,9 @@ class RealtimeApplier:
                 await self._clear_errors(client, integration, result)
         if result.deferred is None:
             applied_at = datetime.now(UTC)
-            await asyncio.to_thread(store.mark_events_applied, integration_id, events[-1].id, applied_at)
+            await asyncio.to_thread(
+                store.mark_events_applied, integration_id, [e.id for e in events], applied_at
+            )
             result.latency_seconds = [(applied_at - _aware(e.received_at)).total_seconds() for e in events]
             self._not_before.pop(integration_id, None)
         else:

@@ -153,19 +153,25 @@ class RealtimeStore(StoreBase):
                 for r in session.scalars(statement)
             ]
 
-    def mark_events_applied(self, integration_id: str, up_to_id: int, at: datetime) -> int:
-        """Every pending event of the integration up to `up_to_id` is applied."""
+    def mark_events_applied(self, integration_id: str, event_ids: Sequence[int], at: datetime) -> int:
+        """These events of the integration are applied. Exactly these: on PostgreSQL, ids from a
+        sequence can commit out of order, so an event with a lower id may arrive after a flush read
+        its batch, and must stay pending."""
+        done = 0
         with self._write() as session:
-            result = session.execute(
-                update(WebhookEventRow)
-                .where(
-                    WebhookEventRow.integration_id == integration_id,
-                    WebhookEventRow.applied_at.is_(None),
-                    WebhookEventRow.id <= up_to_id,
+            for start in range(0, len(event_ids), 1_000):
+                chunk = list(event_ids[start : start + 1_000])
+                result = session.execute(
+                    update(WebhookEventRow)
+                    .where(
+                        WebhookEventRow.integration_id == integration_id,
+                        WebhookEventRow.applied_at.is_(None),
+                        WebhookEventRow.id.in_(chunk),
+                    )
+                    .values(applied_at=at)
                 )
-                .values(applied_at=at)
-            )
-            return int(result.rowcount)  # type: ignore[attr-defined]
+                done += int(result.rowcount)  # type: ignore[attr-defined]
+        return done
 
     def purge_applied_events(self, before: datetime) -> int:
         with self._write() as session:

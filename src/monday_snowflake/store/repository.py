@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from monday_snowflake.errors import AuthenticationError, ConfigurationError, NotFoundError
 from monday_snowflake.model import ColumnMapping, Integration, IntegrationOptions
 from monday_snowflake.model.integration import SYNC_MODES
+from monday_snowflake.model.reverse import ReverseSpec
 from monday_snowflake.store import locks
 from monday_snowflake.store.base import Clock, find_integration, one_row
 from monday_snowflake.store.crypto import SecretBox
@@ -271,6 +272,7 @@ class Store(RunHistory, RealtimeStore, DisplayedErrors):
         options: IntegrationOptions | None = None,
         schedule: dict[str, Any] | None = None,
         sync_mode: str = "incremental",
+        reverse: ReverseSpec | None = None,
     ) -> Integration:
         """Store a recipe. Its connections must belong to the same account and be of the right kind."""
         if sync_mode not in SYNC_MODES:
@@ -297,6 +299,7 @@ class Store(RunHistory, RealtimeStore, DisplayedErrors):
             schedule=schedule,
             last_scheduled_for=now if schedule else None,  # a schedule counts from when it was set
             sync_mode=sync_mode,
+            reverse=reverse.to_json() if reverse is not None else None,
             created_at=now,
             updated_at=now,
         )
@@ -352,9 +355,10 @@ class Store(RunHistory, RealtimeStore, DisplayedErrors):
     def update_integration(
         self, id_or_name: str, account_id: str | None = None, **changes: Any
     ) -> Integration:
-        """Change an integration's name, target table, options, schedule or sync mode (the fields in
-        `changes`; a schedule of None stops scheduled runs). Credentials and the board do not change."""
-        allowed = {"name", "target_table", "options", "schedule", "sync_mode"}
+        """Change an integration's name, target table, options, schedule, sync mode or reverse recipe
+        (the fields in `changes`; a schedule of None stops scheduled runs). Credentials and the board
+        do not change."""
+        allowed = {"name", "target_table", "options", "schedule", "sync_mode", "reverse"}
         if unknown := set(changes) - allowed:
             raise ConfigurationError(f"cannot change {', '.join(sorted(unknown))} of an integration")
         if "sync_mode" in changes and changes["sync_mode"] not in SYNC_MODES:
@@ -365,6 +369,8 @@ class Store(RunHistory, RealtimeStore, DisplayedErrors):
                 for field, value in changes.items():
                     if field == "options":
                         value = dataclasses.asdict(value)
+                    if field == "reverse" and value is not None:
+                        value = value.to_json()
                     if field == "schedule" and value != row.schedule:
                         row.last_scheduled_for = self._clock()  # a new schedule counts from now
                     setattr(row, field, value)
@@ -598,6 +604,7 @@ def _integration(row: IntegrationRow) -> Integration:
         options=IntegrationOptions(**{k: v for k, v in (row.options or {}).items() if k in known}),
         schedule=dict(row.schedule) if row.schedule else None,
         sync_mode="full" if row.sync_mode == "full" else "incremental",
+        reverse=ReverseSpec.from_json(row.reverse) if row.reverse else None,
     )
 
 

@@ -161,6 +161,9 @@ class IntegrationRow(Base):
     """Real-time sync: `{"enabled", "signed", "webhooks": [{"id", "event"}]}`; None: never switched on."""
     webhook_secret: Mapped[str | None] = mapped_column(Text)
     """The secret in the webhook URL, encrypted like credentials."""
+    reverse: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
+    """Reverse sync (Snowflake rows -> this board's items): the `ReverseSpec`; None for a board -> table
+    integration."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -528,6 +528,8 @@ class _Run:
     def _complete(
         self, plan: _Plan, state: SyncState, started_at: datetime, seconds: float
     ) -> ReplicationResult:
+        # a run that outlived its lock must not move where a newer run's incremental runs start
+        self.store.check_lock(self.integration.id, self.lock_token)
         items = self.tables[ITEMS]
         subitems = self.tables.get(SUBITEMS)
         assert items.result is not None
@@ -596,13 +598,13 @@ class _Run:
         self._fail_step(table.error or "skipped")
 
     def _fail(self, exc: BaseException, plan: _Plan | None) -> None:
-        error = _describe(exc)
+        error = describe_error(exc)
         if self.subtask is not None:
             self.store.finish_subtask(self.subtask, "FAILED", error=error)
         written = sum(t.written for t in self.tables.values())
         self.store.finish_run(self.run_id, "FAILED", rows_processed=written, rows_failed=0, error=error,
-                              error_class=_error_class(exc), kind=plan.kind if plan else None)  # fmt: skip
-        log.warning("run failed", run_id=self.run_id, error=error, error_class=_error_class(exc))
+                              error_class=error_class(exc), kind=plan.kind if plan else None)  # fmt: skip
+        log.warning("run failed", run_id=self.run_id, error=error, error_class=error_class(exc))
 
     def _in_warehouse_thread(self, work: Callable[[], T]) -> asyncio.Future[T]:
         return asyncio.get_running_loop().run_in_executor(self.warehouse_thread, work)
@@ -662,7 +664,7 @@ def _updated_since(item: dict[str, Any], since: datetime) -> bool:
     return updated >= since
 
 
-def _describe(exc: BaseException) -> str:
+def describe_error(exc: BaseException) -> str:
     if isinstance(exc, MondaySnowflakeError):
         return str(exc)
     if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):
@@ -670,7 +672,7 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _error_class(exc: BaseException) -> str:
+def error_class(exc: BaseException) -> str:
     if isinstance(exc, PermanentError):
         return "permanent"
     if isinstance(exc, ConfigurationError | AlreadyRunningError):

@@ -1,0 +1,1 @@
+"""Reverse sync: Snowflake rows written to monday items, sending only what changed."""
