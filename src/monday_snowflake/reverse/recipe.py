@@ -11,6 +11,7 @@ rather than failing its first run.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from monday_snowflake.errors import ConfigurationError, TransientError
@@ -36,19 +37,14 @@ async def check_reverse_recipe(
         raise ConfigurationError(
             f"group_id: board {board.id} has no group {spec.group_id!r}", field="group_id"
         )
-    targets = _targets(board, spec)
+    targets = board_targets(board, spec)
     names, rows = await asyncio.to_thread(_sample, runtime, spec)
-    folded = {n.upper(): i for i, n in enumerate(names)}
-    for source, what in ((spec.key_column, "key_column"), *((s, "mapping") for s in spec.mapping)):
-        if source not in names and source.upper() not in folded:
-            raise ConfigurationError(
-                f"{what}: the source has no column {source!r} (it has {', '.join(names)})", field=what
-            )
+    source_index(names, spec.key_column, "key_column")
     context = WriteContext(users_by_email={})
     for source, column in targets.items():
+        index = source_index(names, source, "mapping")
         if column.id == ITEM_NAME or normalise_type(column.type) == "people":
             continue  # any text names an item; people by email are looked up at run time
-        index = names.index(source) if source in names else folded[source.upper()]
         for row in rows:
             try:
                 to_monday(column, row[index], context)
@@ -58,7 +54,9 @@ async def check_reverse_recipe(
                 ) from None
 
 
-def _targets(board: BoardSpec, spec: ReverseSpec) -> dict[str, ColumnSpec]:
+def board_targets(board: BoardSpec, spec: ReverseSpec) -> dict[str, ColumnSpec]:
+    """Source column -> the board column it writes (`name` as a pseudo-column); ConfigurationError for
+    a key target or mapped column the board lacks or monday does not let the API write."""
     if spec.key_target not in (ITEM_ID, ITEM_NAME):
         key_column = board.column(spec.key_target)
         if key_column is None:
@@ -86,6 +84,19 @@ def _targets(board: BoardSpec, spec: ReverseSpec) -> dict[str, ColumnSpec]:
             raise ConfigurationError(f"mapping: {exc}", field="mapping") from None
         targets[source] = column
     return targets
+
+
+def source_index(names: Sequence[str], wanted: str, what: str) -> int:
+    """Where a source column is in a result: its exact name, else case-insensitively (Snowflake
+    upper-cases unquoted names)."""
+    if wanted in names:
+        return names.index(wanted)
+    folded = [n.upper() for n in names]
+    if wanted.upper() in folded:
+        return folded.index(wanted.upper())
+    raise ConfigurationError(
+        f"{what}: the source has no column {wanted!r} (it has {', '.join(names)})", field=what
+    )
 
 
 def _sample(runtime: Runtime, spec: ReverseSpec) -> tuple[list[str], list[tuple[Any, ...]]]:

@@ -27,7 +27,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -41,10 +41,10 @@ from monday_snowflake.monday import queries
 from monday_snowflake.monday.client import MondayClient
 from monday_snowflake.monday.codecs import normalise_type
 from monday_snowflake.monday.queries import Shape
+from monday_snowflake.reverse.recipe import board_targets, source_index
 from monday_snowflake.reverse.values import (
     ConversionError,
     WriteContext,
-    check_writable,
     from_board,
     to_monday,
 )
@@ -259,22 +259,11 @@ class _ReverseRun:
     def _targets(self, board: BoardSpec, names: Sequence[str]) -> dict[str, ColumnSpec]:
         """Source column (as the query named it) -> the board column it writes; checked again at run
         time, since either side may have changed since the recipe was saved."""
-        spec = self.spec
-        _source_index(names, spec.key_column, "key_column")
-        targets: dict[str, ColumnSpec] = {}
-        for source, column_id in spec.mapping.items():
-            name = names[_source_index(names, source, "mapping")]
-            if column_id == ITEM_NAME:
-                targets[name] = ColumnSpec(ITEM_NAME, "Name", "name")
-                continue
-            column = board.column(column_id)
-            if column is None:
-                raise ConfigurationError(
-                    f"mapping: board {board.id} has no column {column_id!r} (for {source})", field="mapping"
-                )
-            check_writable(column)
-            targets[name] = column
-        return targets
+        source_index(names, self.spec.key_column, "key_column")
+        return {
+            names[source_index(names, source, "mapping")]: column
+            for source, column in board_targets(board, self.spec).items()
+        }
 
     async def _read_board(self, client: MondayClient, board: BoardSpec, column_ids: list[str]) -> list[_Item]:
         items: list[_Item] = []
@@ -346,7 +335,7 @@ class _ReverseRun:
         context: WriteContext,
     ) -> list[_Write]:
         spec, result = self.spec, self.result
-        key_index = _source_index(names, spec.key_column, "key_column")
+        key_index = source_index(names, spec.key_column, "key_column")
         positions = {name: names.index(name) for name in targets}
 
         source_keys = Counter(k for row in rows if (k := self._source_key(row[key_index], key_column)))
@@ -570,18 +559,6 @@ class _ReverseRun:
         level("reverse run failed", run_id=self.run_id, error=error)
 
 
-def _source_index(names: Sequence[str], wanted: str, what: str) -> int:
-    """Where a source column is in the result: its exact name, else case-insensitively."""
-    if wanted in names:
-        return names.index(wanted)
-    folded = [n.upper() for n in names]
-    if wanted.upper() in folded:
-        return folded.index(wanted.upper())
-    raise ConfigurationError(
-        f"{what}: the source has no column {wanted!r} (it has {', '.join(names)})", field=what
-    )
-
-
 def _item_name(raw: Any) -> str:
     return ("" if raw is None else str(raw)).strip()[:MAX_NAME_LENGTH]
 
@@ -589,9 +566,7 @@ def _item_name(raw: Any) -> str:
 def _id_text(raw: Any) -> str:
     try:
         return str(int(Decimal(str(raw).strip())))
-    except ArithmeticError:
-        return ""
-    except ValueError:
+    except (ArithmeticError, ValueError):
         return ""
 
 
@@ -618,8 +593,6 @@ def _column_type_for(values: Iterable[Any]) -> str:
         return "checkbox"
     if kinds and kinds <= {int, float, Decimal}:
         return "numbers"
-    if kinds and all(issubclass(k, date) for k in kinds):
-        return "date"
-    if kinds and kinds <= {datetime}:
+    if kinds and all(issubclass(k, date) for k in kinds):  # datetimes are dates too
         return "date"
     return "text"
