@@ -100,7 +100,7 @@ def test_migration_0002_moves_integrations_to_incremental_and_adds_sync_state(da
                 conn.execute(text(_V1_CONNECTION), {"id": conn_id, "kind": kind, "t": T0})
             conn.execute(text(_V1_INTEGRATION), {"t": T0})
         upgrade(engine)
-        assert current_revision(engine) == "0005"
+        assert current_revision(engine) == "0008"
         with engine.connect() as conn:
             row = conn.execute(text("SELECT sync_mode, sync_state, reverse FROM integrations")).one()
         assert tuple(row) == ("incremental", None, None)
@@ -113,7 +113,7 @@ def test_migrations_build_every_table_from_empty_and_rerunning_changes_nothing(d
     try:
         assert current_revision(engine) is None
         upgrade(engine)
-        assert current_revision(engine) == "0005"
+        assert current_revision(engine) == "0008"
         assert set(inspect(engine).get_table_names()) >= EXPECTED_TABLES
         with engine.begin() as conn:
             conn.execute(
@@ -121,7 +121,7 @@ def test_migrations_build_every_table_from_empty_and_rerunning_changes_nothing(d
             )
         upgrade(engine)
         upgrade(database_url)  # by URL too
-        assert current_revision(engine) == "0005"
+        assert current_revision(engine) == "0008"
         with engine.connect() as conn:
             assert conn.execute(text("SELECT name FROM accounts")).scalars().all() == ["kept"]
     finally:
@@ -146,7 +146,7 @@ def test_processes_starting_together_all_upgrade_without_error(database_url: str
     assert errors == []
     engine = make_engine(database_url)
     try:
-        assert current_revision(engine) == "0005"
+        assert current_revision(engine) == "0008"
     finally:
         engine.dispose()
 
