@@ -71,7 +71,9 @@ def new_correlation_id() -> str:
 
 @contextmanager
 def bind_correlation_id(correlation_id: str | None = None, **extra: Any) -> Iterator[str]:
-    """Attach a correlation id (and any extra fields) to every log line in this context."""
-    cid = correlation_id or new_correlation_id()
+    """Attach a correlation id (and any extra fields) to every log line in this context. Without one,
+    the id already bound (a task's, say) carries on, so a run started by a task shares its id."""
+    bound = structlog.contextvars.get_contextvars().get("correlation_id")
+    cid = correlation_id or (bound if isinstance(bound, str) and bound else None) or new_correlation_id()
     with structlog.contextvars.bound_contextvars(correlation_id=cid, **extra):
         yield cid

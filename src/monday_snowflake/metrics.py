@@ -7,7 +7,11 @@ the queue gauges read from the database, and `worker --metrics-port N` serves it
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, disable_created_metrics
+from prometheus_client.core import GaugeMetricFamily
 
 disable_created_metrics()  # type: ignore[no-untyped-call]  # `_created` series double the output and say nothing an operator needs
 
@@ -39,7 +43,42 @@ TASKS = Counter(
     registry=None,
 )
 
-PROCESS_COLLECTORS = (MONDAY_REQUESTS, MONDAY_ERRORS, SNOWFLAKE_STATEMENTS, SNOWFLAKE_ERRORS, TASKS)
+ALERTS = Counter(
+    "monday_snowflake_alerts",
+    "Alerts opened by this process, by cause (a repeat of an open alert is not counted)",
+    ["cause"],
+    registry=None,
+)
+EMAILS = Counter(
+    "monday_snowflake_emails",
+    "Alert email attempts by outcome (sent, logged, retried, failed)",
+    ["outcome"],
+    registry=None,
+)
+
+PROCESS_COLLECTORS = (
+    MONDAY_REQUESTS,
+    MONDAY_ERRORS,
+    SNOWFLAKE_STATEMENTS,
+    SNOWFLAKE_ERRORS,
+    TASKS,
+    ALERTS,
+    EMAILS,
+)
+
+
+class OpenAlertsCollector:
+    """`monday_snowflake_alerts_open{cause}`: open alerts by cause, read from the state database at
+    each scrape, so every process shows the same numbers."""
+
+    def __init__(self, counts: Callable[[], dict[str, int]]) -> None:
+        self._counts = counts
+
+    def collect(self) -> Iterator[Any]:
+        family = GaugeMetricFamily("monday_snowflake_alerts_open", "Open alerts by cause", labels=["cause"])
+        for cause, count in sorted(self._counts().items()):
+            family.add_metric([cause], count)
+        yield family
 
 
 def process_registry() -> CollectorRegistry:

@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy import text
 
 from monday_snowflake.errors import (
+    AlreadyRunningError,
     AuthenticationError,
     ConfigurationError,
     InvalidDataError,
@@ -33,6 +34,7 @@ from monday_snowflake.queue import (
     TaskContext,
     TaskQueue,
     Worker,
+    classify,
 )
 from monday_snowflake.settings import QueueSettings
 from monday_snowflake.store import Store
@@ -520,6 +522,28 @@ def test_a_rate_limited_task_waits_as_long_as_it_was_asked(
         task.id, held.lease_token, RateLimitedError("slow down"), retry=True, retry_after=90
     )
     assert after.run_after == clock.now + timedelta(seconds=90)
+
+
+def test_waiting_for_an_integrations_lock_uses_up_no_attempt(
+    timed_queue: TaskQueue, account: str, clock: ManualClock
+) -> None:
+    queue = timed_queue  # 3 attempts, 5 s base
+    task = queue.enqueue(account, "k", {})
+    for _ in range(10):  # far more waits than attempts: a long run, or a dead worker's lock
+        clock.advance(queue.settings.backoff_max_seconds)
+        [held] = queue.claim("w")
+        outcome = classify(AlreadyRunningError("i-1"))
+        assert outcome.retry and outcome.waiting
+        after = queue.fail(task.id, held.lease_token, outcome.error or "", retry=True, counted=False)
+        assert (after.status, after.attempts) == ("QUEUED", 0)
+        assert (
+            clock.now < after.run_after <= clock.now + timedelta(seconds=queue.settings.backoff_max_seconds)
+        )
+    clock.advance(queue.settings.backoff_max_seconds)
+    [held] = queue.claim("w")
+    assert held.attempt == 1
+    queue.complete(task.id, held.lease_token, "done")
+    assert queue.get(task.id).status == "SUCCEEDED"
 
 
 def test_a_worker_retries_transient_errors_and_fails_permanent_ones_at_once(

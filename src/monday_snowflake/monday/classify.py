@@ -45,6 +45,8 @@ class ErrorRule:
     codes: frozenset[str] = frozenset()
     messages: tuple[re.Pattern[str], ...] = ()
     statuses: frozenset[int] = frozenset()
+    cause: str = "unknown"
+    """The stable cause name (see `errors.CAUSES`) an error matched by this rule carries."""
 
 
 def _rule(
@@ -52,12 +54,15 @@ def _rule(
     codes: Iterable[str] = (),
     messages: Iterable[str] = (),
     statuses: Iterable[int] = (),
+    *,
+    cause: str,
 ) -> ErrorRule:
     return ErrorRule(
         error,
         frozenset(c.lower() for c in codes),
         tuple(re.compile(m, re.IGNORECASE) for m in messages),
         frozenset(statuses),
+        cause,
     )
 
 
@@ -68,6 +73,7 @@ RULES: tuple[ErrorRule, ...] = (
         codes=["Unauthorized", "NotAuthenticated", "Not Authenticated"],
         messages=[r"^\s*unauthorized\s*$", r"not authenticated", r"your ip is restricted"],
         statuses=[401],
+        cause="monday_auth",
     ),
     _rule(
         PermissionDeniedError,
@@ -79,17 +85,24 @@ RULES: tuple[ErrorRule, ...] = (
         ],
         messages=[r"user unauthorized to perform action", r"missing required permissions"],
         statuses=[403],
+        cause="monday_permission",
     ),
-    _rule(ConfigurationError, codes=["InvalidBoardIdException", "InvalidVersionException", "undefinedField"]),
-    _rule(NotFoundError, codes=["ResourceNotFoundException"], statuses=[404]),
+    _rule(
+        ConfigurationError,
+        codes=["InvalidBoardIdException", "InvalidVersionException", "undefinedField"],
+        cause="monday_config",
+    ),
+    _rule(NotFoundError, codes=["ResourceNotFoundException"], statuses=[404], cause="monday_not_found"),
+    _rule(
+        InvalidDataError,
+        codes=["ColumnValueException", "CorrectedValueException", "InvalidColumnIdException"],
+        cause="column_value",
+    ),
     _rule(
         InvalidDataError,
         codes=[
-            "ColumnValueException",
-            "CorrectedValueException",
             "JsonParseException",
             "ItemNameTooLongException",
-            "InvalidColumnIdException",
             "InvalidArgumentException",
             "InvalidUserIdException",
             "RecordInvalidException",
@@ -102,14 +115,23 @@ RULES: tuple[ErrorRule, ...] = (
         ],
         messages=[r"^\s*parse error on", r"^\s*bad request\s*$", r"syntax error in json"],
         statuses=[400, 422],
+        cause="monday_invalid_request",
     ),
-    _rule(CursorExpiredError, codes=["CursorExpiredError"], messages=[r"cursor has expired"]),
+    _rule(
+        CursorExpiredError,
+        codes=["CursorExpiredError"],
+        messages=[r"cursor has expired"],
+        cause="cursor_expired",
+    ),
+    _rule(
+        RateLimitedError,
+        codes=["COMPLEXITY_BUDGET_EXHAUSTED", "complexityBudgetExhausted", "ComplexityException"],
+        messages=[r"complexity budget exhausted"],
+        cause="complexity",
+    ),
     _rule(
         RateLimitedError,
         codes=[
-            "COMPLEXITY_BUDGET_EXHAUSTED",
-            "complexityBudgetExhausted",
-            "ComplexityException",
             "maxConcurrencyExceeded",
             "FIELD_LIMIT_EXCEEDED",
             "rateLimitExceeded",
@@ -119,7 +141,6 @@ RULES: tuple[ErrorRule, ...] = (
             "MINUTE_LIMIT_EXCEEDED",
         ],
         messages=[
-            r"complexity budget exhausted",
             r"rate limit exceeded",
             r"minute limit",
             r"daily limit",
@@ -127,12 +148,15 @@ RULES: tuple[ErrorRule, ...] = (
             r"call limit exceeded",
         ],
         statuses=[429],
+        cause="monday_rate_limited",
     ),
+    _rule(TransientError, messages=[r"currently locked"], statuses=[423], cause="board_locked"),
     _rule(
         TransientError,
         codes=["API_TEMPORARILY_BLOCKED", "IDEMPOTENCY_CONFLICT", "INTERNAL_SERVER_ERROR"],
-        messages=[r"currently locked", r"internal server error", r"temporarily blocked"],
-        statuses=[408, 409, 423, *range(500, 600)],
+        messages=[r"internal server error", r"temporarily blocked"],
+        statuses=[408, 409, *range(500, 600)],
+        cause="monday_5xx",
     ),
 )
 
@@ -168,6 +192,7 @@ def classify_response(
         ranked.append((*_match(entry, status), entry))
     _level, rule_index, entry = min(ranked, key=lambda r: (r[1], r[0]))
     cls = RULES[rule_index].error if rule_index < len(RULES) else TransientError
+    cause = RULES[rule_index].cause if rule_index < len(RULES) else "unknown"
 
     request_id = _request_id(body, entries, headers)
     code = entry.code
@@ -179,6 +204,7 @@ def classify_response(
         "code": code,
         "request_id": request_id,
         "errors": [_redact(e.message, secrets) for e in entries],
+        "cause": cause,
     }
     retry_after = _retry_after(entry, entries, headers)
     if issubclass(cls, RateLimitedError):
@@ -215,7 +241,9 @@ def field_errors(status: int, body: Any, *, secrets: Iterable[str] = ()) -> dict
 def classify_transport_error(error: httpx.HTTPError) -> TransientError:
     """Timeouts and connection failures: always worth retrying. Chain the original with `raise ... from`."""
     kind = "timed out" if isinstance(error, httpx.TimeoutException) else "unreachable"
-    return TransientError(f"monday API {kind}: {type(error).__name__}", cause=type(error).__name__)
+    return TransientError(
+        f"monday API {kind}: {type(error).__name__}", cause="network", transport=type(error).__name__
+    )
 
 
 def _match(entry: _Entry, http_status: int) -> tuple[int, int]:
@@ -229,7 +257,7 @@ def _match(entry: _Entry, http_status: int) -> tuple[int, int]:
         if any(p.search(entry.message) for p in rule.messages):
             return 1, i
     if entry.is_validation and not entry.code:
-        return 1, _index(InvalidDataError)
+        return 1, _index("monday_invalid_request")
     effective = http_status if not 200 <= http_status < 300 else entry.status
     if effective is not None:
         for i, rule in enumerate(RULES):
@@ -238,8 +266,8 @@ def _match(entry: _Entry, http_status: int) -> tuple[int, int]:
     return 3, len(RULES)
 
 
-def _index(error: type[MondaySnowflakeError]) -> int:
-    return next(i for i, rule in enumerate(RULES) if rule.error is error)
+def _index(cause: str) -> int:
+    return next(i for i, rule in enumerate(RULES) if rule.cause == cause)
 
 
 def _entries(status: int, body: Any) -> list[_Entry]:

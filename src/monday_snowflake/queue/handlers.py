@@ -65,6 +65,9 @@ class Outcome:
     """Seconds the other side asked us to wait before the next attempt."""
     pause_queue: bool = False
     """The account's queue should stop until a person acts."""
+    waiting: bool = False
+    """Not a failure but a wait (another run holds the integration's lock): the attempt is not
+    counted, so a task behind a long run, or behind a dead worker's lock, never runs out of them."""
 
 
 def classify(
@@ -89,6 +92,7 @@ def classify(
         retry=retry,
         retry_after=retry_after,
         pause_queue=isinstance(error, pause_on),
+        waiting=isinstance(error, AlreadyRunningError),
     )
 
 

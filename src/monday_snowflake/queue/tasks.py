@@ -213,12 +213,15 @@ class TaskQueue:
         *,
         retry: bool,
         retry_after: float | None = None,
+        counted: bool = True,
     ) -> TaskRecord:
         """Record a failed attempt of a held task and return the task as it now is.
 
         With `retry` and attempts left, the task goes back to QUEUED, due after an exponential
         backoff with full jitter (or after `retry_after` seconds if the other side asked for that).
         Otherwise it ends FAILED. Either way the error is kept. Raises LeaseLostError like `complete`.
+        Not `counted` (the task waited for a lock): the attempt is given back and the task is due
+        again after a backoff that grows with how long it has waited, at most the backoff ceiling.
         """
         message, error_class = _describe(error)
         with self._write() as session:
@@ -232,13 +235,19 @@ class TaskQueue:
             now = self._clock()
             row.last_error, row.error_class = message, error_class
             row.lease_expires_at = None
-            if retry and row.attempts < row.max_attempts:
+            if not counted:
+                row.attempts = max(row.attempts - 1, 0)
+            if retry and (row.attempts < row.max_attempts or not counted):
                 policy = RetryPolicy(
                     max_attempts=row.max_attempts,
                     base=self.settings.backoff_base_seconds,
                     max=self.settings.backoff_max_seconds,
                 )
-                delay = policy.delay(row.attempts, retry_after, random=self._random)
+                if counted:
+                    delay = policy.delay(row.attempts, retry_after, random=self._random)
+                else:
+                    waited = (now - (row.created_at or now)).total_seconds()
+                    delay = min(max(waited, policy.base), policy.max) * (0.5 + self._random() / 2)
                 row.status, row.run_after = "QUEUED", now + timedelta(seconds=delay)
             else:
                 row.status, row.finished_at = "FAILED", now

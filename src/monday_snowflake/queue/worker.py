@@ -14,10 +14,11 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from monday_snowflake.errors import ConfigurationError
+from monday_snowflake.logs import bind_correlation_id
 from monday_snowflake.metrics import TASKS
 from monday_snowflake.queue.handlers import PAUSE_ON_DEFAULT, Handler, Outcome, TaskContext, execute
 from monday_snowflake.queue.records import ClaimedTask, LeaseLostError
@@ -25,6 +26,17 @@ from monday_snowflake.queue.tasks import TaskQueue
 from monday_snowflake.settings import QueueSettings
 
 log = logging.getLogger(__name__)
+
+FailureHook = Callable[[ClaimedTask, Outcome, str], Awaitable[None]]
+"""Told about a task that failed for good: the task, its outcome and its correlation id. Raising
+changes nothing (the failure is already recorded); it is logged."""
+
+
+def task_correlation_id(task: ClaimedTask) -> str:
+    """The correlation id of a task: the one its payload names, else one read from its id, so every
+    attempt of a task, its run and its alert share it."""
+    given = task.payload.get("correlation_id")
+    return str(given) if given else task.id.replace("-", "")[:16]
 
 
 def default_worker_id() -> str:
@@ -54,6 +66,7 @@ class Worker:
         lease_seconds: float = 1800.0,
         heartbeat_every: float | None = None,
         pause_on: tuple[type[BaseException], ...] = PAUSE_ON_DEFAULT,
+        on_failure: FailureHook | None = None,
     ) -> None:
         if concurrency < 1:
             raise ConfigurationError(f"worker concurrency must be at least 1, got {concurrency}")
@@ -67,6 +80,7 @@ class Worker:
         self.lease_seconds = lease_seconds
         self.heartbeat_every = heartbeat_every if heartbeat_every is not None else lease_seconds / 3
         self.pause_on = pause_on
+        self.on_failure = on_failure
         self._held: dict[str, _Held] = {}
         self._slot_freed = asyncio.Event()
         self._releasing = False
@@ -79,11 +93,13 @@ class Worker:
         settings: QueueSettings,
         *,
         worker_id: str | None = None,
+        on_failure: FailureHook | None = None,
     ) -> Worker:
         return cls(
             queue,
             handlers,
             worker_id=worker_id,
+            on_failure=on_failure,
             concurrency=settings.worker_concurrency,
             poll_interval=settings.poll_interval_seconds,
             lease_seconds=settings.lease_seconds,
@@ -182,8 +198,9 @@ class Worker:
             dedup_key=task.dedup_key,
         )
         try:
-            outcome = await execute(self.handlers, context, pause_on=self.pause_on)
-            await self._settle(task, outcome)
+            with bind_correlation_id(task_correlation_id(task), task_id=task.id, account_id=task.account_id):
+                outcome = await execute(self.handlers, context, pause_on=self.pause_on)
+                await self._settle(task, outcome)
         except asyncio.CancelledError:
             if held.lease_lost:
                 log.warning("task %s (%s) stopped: its lease was lost", task.id, task.kind)
@@ -232,11 +249,17 @@ class Worker:
                 outcome.error,
                 retry=outcome.retry,
                 retry_after=outcome.retry_after,
+                counted=not outcome.waiting,
             )
             TASKS.labels(task.kind, "failed" if after.status == "FAILED" else "retried").inc()
             if outcome.pause_queue:
                 log.error("pausing the queue of account %s until a person acts", task.account_id)
                 await asyncio.to_thread(self.queue.pause, task.account_id)
+            if after.status == "FAILED" and self.on_failure is not None:
+                try:
+                    await self.on_failure(task, outcome, task_correlation_id(task))
+                except Exception:  # an alert or email problem never changes the task's outcome
+                    log.exception("reporting the failure of task %s failed", task.id)
         except LeaseLostError as error:
             log.warning("%s; its outcome is dropped", error)
         except Exception:

@@ -29,82 +29,96 @@ from monday_snowflake.errors import (
 
 _MAX_MESSAGE_CHARS = 500
 
-ERRNO_CLASSES: dict[int, type[MondaySnowflakeError]] = {
+_Rule = tuple[type[MondaySnowflakeError], str]
+"""The error class and the stable cause name (see `errors.CAUSES`)."""
+
+_EXPIRED = (AuthenticationError, "snowflake_token_expired")
+_AUTH = (AuthenticationError, "snowflake_auth")
+_CONFIG = (ConfigurationError, "snowflake_config")
+_NETWORK = (TransientError, "network")
+
+ERRNO_CLASSES: dict[int, _Rule] = {
     # authentication
-    390100: AuthenticationError,  # incorrect username or password
-    390144: AuthenticationError,  # JWT token is invalid
-    390303: AuthenticationError,  # invalid OAuth access token
-    390318: AuthenticationError,  # OAuth access token expired
-    251010: AuthenticationError,  # JWT retry expired
+    390100: _AUTH,  # incorrect username or password
+    390144: _AUTH,  # JWT token is invalid
+    390303: _AUTH,  # invalid OAuth access token
+    390318: _EXPIRED,  # OAuth access token expired
+    394400: _AUTH,  # programmatic access token is invalid
+    394401: _EXPIRED,  # programmatic access token is expired
+    251010: _AUTH,  # JWT retry expired
     # session tokens expire during long runs; a new connection fixes it
-    390104: TransientError,  # user must login again
-    390114: TransientError,  # authentication token has expired
+    390104: (TransientError, "snowflake_session_expired"),  # user must login again
+    390114: (TransientError, "snowflake_session_expired"),  # authentication token has expired
     # connector-side configuration
-    251001: ConfigurationError,  # no account name
-    251005: ConfigurationError,  # no user
-    251006: ConfigurationError,  # no password
-    251007: ConfigurationError,  # invalid value
-    251008: ConfigurationError,  # invalid private key
-    251009: ConfigurationError,  # no host name found
+    251001: _CONFIG,  # no account name
+    251005: _CONFIG,  # no user
+    251006: _CONFIG,  # no password
+    251007: _CONFIG,  # invalid value
+    251008: _CONFIG,  # invalid private key
+    251009: _CONFIG,  # no host name found
     # permissions and missing objects
-    3001: PermissionDeniedError,  # insufficient privileges
-    2003: NotFoundError,  # object does not exist or not authorized
-    2043: NotFoundError,  # object does not exist
+    3001: (PermissionDeniedError, "snowflake_privilege"),  # insufficient privileges
+    2003: (NotFoundError, "snowflake_not_found"),  # object does not exist or not authorized
+    2043: (NotFoundError, "snowflake_not_found"),  # object does not exist
     # warehouse
-    606: ConfigurationError,  # no active warehouse selected in the current session
+    606: _CONFIG,  # no active warehouse selected in the current session
     # cancelled / timed out statements
-    604: TransientError,  # statement canceled
-    630: TransientError,  # statement reached its statement or warehouse timeout
+    604: (TransientError, "statement_timeout"),  # statement canceled
+    630: (TransientError, "statement_timeout"),  # statement reached its statement or warehouse timeout
     # network
-    250001: TransientError,  # could not connect to Snowflake backend
-    250002: TransientError,  # connection is closed
-    250003: TransientError,  # failed to get the response
-    250005: TransientError,  # failed to reach the server
-    251011: TransientError,  # connection timeout
-    251012: TransientError,  # retryable code
-    253003: TransientError,  # failed to upload to stage
+    250001: _NETWORK,  # could not connect to Snowflake backend
+    250002: _NETWORK,  # connection is closed
+    250003: _NETWORK,  # failed to get the response
+    250005: _NETWORK,  # failed to reach the server
+    251011: _NETWORK,  # connection timeout
+    251012: _NETWORK,  # retryable code
+    253003: _NETWORK,  # failed to upload to stage
 }
 
 # Checked in order, case-insensitively, when the number is not in the table.
-MESSAGE_CLASSES: tuple[tuple[re.Pattern[str], type[MondaySnowflakeError]], ...] = tuple(
-    (re.compile(pattern, re.IGNORECASE), cls)
-    for pattern, cls in (
-        (r"programmatic access token is (expired|invalid|disabled)", AuthenticationError),
-        (r"incorrect username or password", AuthenticationError),
-        (r"jwt token is invalid", AuthenticationError),
-        (r"oauth access token (is )?(expired|invalid)", AuthenticationError),
-        (r"insufficient privileges", PermissionDeniedError),
-        (r"does not exist or not authorized", NotFoundError),
-        (r"no active warehouse", ConfigurationError),
-        (r"timeout|timed out|could not connect", TransientError),
+MESSAGE_CLASSES: tuple[tuple[re.Pattern[str], _Rule], ...] = tuple(
+    (re.compile(pattern, re.IGNORECASE), rule)
+    for pattern, rule in (
+        (r"programmatic access token is expired", _EXPIRED),
+        (r"programmatic access token is (invalid|disabled)", _AUTH),
+        (r"incorrect username or password", _AUTH),
+        (r"jwt token is invalid", _AUTH),
+        (r"oauth access token (is )?expired", _EXPIRED),
+        (r"oauth access token (is )?invalid", _AUTH),
+        (r"insufficient privileges", (PermissionDeniedError, "snowflake_privilege")),
+        (r"does not exist or not authorized", (NotFoundError, "snowflake_not_found")),
+        (r"no active warehouse", _CONFIG),
+        (r"warehouse .*(is )?suspended", (TransientError, "warehouse_suspended")),
+        (r"statement .*(timeout|timed out)|reached its statement", (TransientError, "statement_timeout")),
+        (r"timeout|timed out|could not connect", _NETWORK),
     )
 )
 
 # The SQLSTATE class (first two characters) decides when nothing more specific matched.
-SQLSTATE_CLASSES: dict[str, type[MondaySnowflakeError]] = {
-    "08": TransientError,  # connection exception
-    "22": InvalidDataError,  # data exception: a value could not be converted or stored
-    "23": InvalidDataError,  # integrity constraint violation
-    "28": AuthenticationError,  # invalid authorization specification
-    "42": PermanentError,  # syntax error or access rule violation (SQL compilation error)
-    "57": TransientError,  # operator intervention (e.g. query cancelled)
+SQLSTATE_CLASSES: dict[str, _Rule] = {
+    "08": _NETWORK,  # connection exception
+    "22": (InvalidDataError, "invalid_value"),  # data exception: a value could not be converted or stored
+    "23": (InvalidDataError, "invalid_value"),  # integrity constraint violation
+    "28": _AUTH,  # invalid authorization specification
+    "42": (PermanentError, "snowflake_sql"),  # syntax error or access rule violation (SQL compilation error)
+    "57": (TransientError, "statement_timeout"),  # operator intervention (e.g. query cancelled)
 }
-SQLSTATE_EXACT: dict[str, type[MondaySnowflakeError]] = {
-    "42501": PermissionDeniedError,
-    "42S02": NotFoundError,
+SQLSTATE_EXACT: dict[str, _Rule] = {
+    "42501": (PermissionDeniedError, "snowflake_privilege"),
+    "42S02": (NotFoundError, "snowflake_not_found"),
 }
 
-_HTTP_CLASSES: tuple[tuple[type[BaseException], type[MondaySnowflakeError]], ...] = (
-    (sf_errors.TooManyRequests, RateLimitedError),
-    (sf_errors.ForbiddenError, PermissionDeniedError),
-    (sf_errors.BadRequest, PermanentError),
-    (sf_errors.InternalServerError, TransientError),
-    (sf_errors.ServiceUnavailableError, TransientError),
-    (sf_errors.GatewayTimeoutError, TransientError),
-    (sf_errors.BadGatewayError, TransientError),
-    (sf_errors.RequestTimeoutError, TransientError),
-    (sf_errors.OtherHTTPRetryableError, TransientError),
-    (sf_errors.RequestExceedMaxRetryError, TransientError),
+_HTTP_CLASSES: tuple[tuple[type[BaseException], _Rule], ...] = (
+    (sf_errors.TooManyRequests, (RateLimitedError, "snowflake_rate_limited")),
+    (sf_errors.ForbiddenError, (PermissionDeniedError, "snowflake_privilege")),
+    (sf_errors.BadRequest, (PermanentError, "snowflake_sql")),
+    (sf_errors.InternalServerError, (TransientError, "snowflake_unavailable")),
+    (sf_errors.ServiceUnavailableError, (TransientError, "snowflake_unavailable")),
+    (sf_errors.GatewayTimeoutError, (TransientError, "snowflake_unavailable")),
+    (sf_errors.BadGatewayError, (TransientError, "snowflake_unavailable")),
+    (sf_errors.RequestTimeoutError, _NETWORK),
+    (sf_errors.OtherHTTPRetryableError, (TransientError, "snowflake_unavailable")),
+    (sf_errors.RequestExceedMaxRetryError, _NETWORK),
 )
 
 
@@ -117,32 +131,32 @@ def classify_error(exc: BaseException) -> MondaySnowflakeError:
     raw_sqlstate = getattr(exc, "sqlstate", None)
     sqlstate = raw_sqlstate if isinstance(raw_sqlstate, str) and raw_sqlstate != "n/a" else None
     message = _message(exc)
-    cls = _class_for(exc, errno, sqlstate, message)
+    cls, cause = _class_for(exc, errno, sqlstate, message)
     text = f"Snowflake: {message}" if message else f"Snowflake: {type(exc).__name__}"
-    return cls(text, errno=errno, sqlstate=sqlstate)
+    return cls(text, errno=errno, sqlstate=sqlstate, cause=cause)
 
 
-def _class_for(
-    exc: BaseException, errno: int | None, sqlstate: str | None, message: str
-) -> type[MondaySnowflakeError]:
+def _class_for(exc: BaseException, errno: int | None, sqlstate: str | None, message: str) -> _Rule:
     if errno is not None and errno in ERRNO_CLASSES:
         return ERRNO_CLASSES[errno]
-    for pattern, cls in MESSAGE_CLASSES:
+    for pattern, rule in MESSAGE_CLASSES:
         if pattern.search(message):
-            return cls
+            return rule
     if sqlstate:
         if sqlstate in SQLSTATE_EXACT:
             return SQLSTATE_EXACT[sqlstate]
         if sqlstate[:2] in SQLSTATE_CLASSES:
             return SQLSTATE_CLASSES[sqlstate[:2]]
     if errno is not None and 100000 <= errno < 200000:
-        return InvalidDataError  # 100xxx: a staged or bound value was rejected
-    for exc_type, cls in _HTTP_CLASSES:
+        return InvalidDataError, "invalid_value"  # 100xxx: a staged or bound value was rejected
+    for exc_type, rule in _HTTP_CLASSES:
         if isinstance(exc, exc_type):
-            return cls
+            return rule
     if isinstance(exc, sf_errors.ProgrammingError) and errno is not None:
-        return PermanentError
-    return TransientError  # OperationalError, OSError, requests errors and anything unknown
+        return PermanentError, "snowflake_sql"
+    if isinstance(exc, OSError):
+        return _NETWORK
+    return TransientError, "unknown"  # OperationalError, requests errors and anything unknown
 
 
 def _message(exc: BaseException) -> str:
