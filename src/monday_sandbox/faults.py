@@ -1,9 +1,11 @@
 """Fault knobs, global or per token: fail the next N requests, add latency, lock boards (423),
-hide boards (the token's user behaves as if it had no access to them)."""
+hide boards (the token's user behaves as if it had no access to them). In-process tests can also
+schedule an action for the N-th request from now (`after_requests`), to make a fault strike mid-run."""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +36,7 @@ class FaultBook:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.rules: dict[str | None, FaultRule] = {}
+        self._triggers: list[list[Any]] = []  # [requests still to come, action]
 
     def configure(self, token: str | None = None, **knobs: Any) -> FaultRule:
         with self._lock:
@@ -53,8 +56,17 @@ class FaultBook:
                 rule.hidden_boards = _board_ids(knobs["hidden_boards"], "hidden_boards")
             return rule
 
+    def after_requests(self, count: int, action: Callable[[], None]) -> None:
+        """Run `action` when the `count`-th request from now (any token) arrives, before it is answered:
+        it may configure a fault for that very request, or change the sandbox (advance its clock)."""
+        if count < 1:
+            raise ValueError("count must be at least 1")
+        with self._lock:
+            self._triggers.append([count, action])
+
     def take_failure(self, token: str | None) -> str | None:
         """The failure to answer this request with, consuming one from the counter, or None."""
+        self._fire_triggers()
         with self._lock:
             for key in (token, None):
                 rule = self.rules.get(key)
@@ -62,6 +74,17 @@ class FaultBook:
                     rule.fail_next -= 1
                     return rule.fail_with
         return None
+
+    def _fire_triggers(self) -> None:
+        with self._lock:
+            due = []
+            for trigger in self._triggers:
+                trigger[0] -= 1
+                if trigger[0] == 0:
+                    due.append(trigger[1])
+            self._triggers = [t for t in self._triggers if t[0] > 0]
+        for action in due:
+            action()
 
     def latency_ms(self, token: str | None) -> int:
         with self._lock:
@@ -83,6 +106,7 @@ class FaultBook:
     def clear(self) -> None:
         with self._lock:
             self.rules.clear()
+            self._triggers.clear()
 
     def public(self) -> dict[str, Any]:
         with self._lock:

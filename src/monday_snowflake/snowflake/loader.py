@@ -7,6 +7,8 @@ The load of one table, `merge_files` (or `begin_load`, to stage files while more
 4. In one transaction, `MERGE` it into the target and, for a full run, `DELETE` rows whose key was not
    staged. fakesnow cannot MERGE inside a transaction (its MERGE is several statements, not atomic on
    its own), so there the upsert is `UPDATE ... FROM` + `INSERT ... WHERE NOT EXISTS`, in the transaction.
+   A failed transaction is rolled back; if even the ROLLBACK cannot reach the warehouse, it is sent again
+   before this process begins its next transaction (which would otherwise conflict with its row locks).
 5. Drop the temporary tables and remove the staged files (`REMOVE`, or the embedded warehouse's cleaner).
 
 Identifiers are always quoted; values travel only as bind parameters or inside staged files.
@@ -17,13 +19,15 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from monday_snowflake.errors import ConfigurationError, MondaySnowflakeError
+from monday_snowflake.errors import ConfigurationError, MondaySnowflakeError, TransientError
 from monday_snowflake.metrics import SNOWFLAKE_ERRORS, SNOWFLAKE_STATEMENTS, count_error, statement_kind
 from monday_snowflake.model.warehouse import MergeResult, TableRef, WarehouseColumn
 from monday_snowflake.snowflake.classify import classify_error
@@ -60,6 +64,11 @@ SOFT_DELETE_MARKER = "_DELETED_AT"
 DELETE_CHUNK = 1000
 """Keys bound in one DELETE statement."""
 _EMBEDDED_UNSAFE_NAME = re.compile(r"'|(?<![$\w])\$(?!\d)\w")
+_UNFINISHED: weakref.WeakSet[SnowflakeWarehouse] = weakref.WeakSet()
+"""Sessions of this process whose ROLLBACK could not reach the warehouse: their transaction is still open
+there, keeping its changes (invisible to others) and its row locks, so a retry of the same rows on another
+session would conflict or wait. The next transaction of this process rolls them back first."""
+_UNFINISHED_LOCK = threading.Lock()
 
 
 class DbApiConnection(Protocol):
@@ -128,6 +137,8 @@ class SnowflakeWarehouse:
 
     def close(self) -> None:
         """End the session; safe to call twice."""
+        with _UNFINISHED_LOCK:
+            _UNFINISHED.discard(self)  # ending the session ends its transaction too
         try:
             self._conn.close()
         except Exception as exc:  # a session that cannot close cleanly is gone anyway
@@ -209,6 +220,7 @@ class SnowflakeWarehouse:
     ) -> tuple[int, int, int]:
         """Upsert `source` into `table` (and delete what it lacks) in one transaction: (ins, upd, del).
         With `newer_only` (a timestamp column), a row is only updated from a source row at least as new."""
+        _finish_unfinished_transactions()
         self.execute("BEGIN")
         try:
             if not upsert:
@@ -243,6 +255,7 @@ class SnowflakeWarehouse:
             return 0
         stamp = [datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" ")] if soft_delete else []
         marker = SOFT_DELETE_MARKER if soft_delete else None
+        _finish_unfinished_transactions()
         self.execute("BEGIN")
         try:
             touched = 0
@@ -274,7 +287,9 @@ class SnowflakeWarehouse:
         try:
             self.execute("ROLLBACK")
         except MondaySnowflakeError as exc:
-            log.warning("rollback failed: %s", exc)
+            log.warning("rollback failed; the next transaction retries it first: %s", exc)
+            with _UNFINISHED_LOCK:
+                _UNFINISHED.add(self)
 
     def drop_load_leftovers(
         self, tables: tuple[str, ...], stage: str, in_stage: str, staged_files: bool
@@ -300,6 +315,23 @@ class SnowflakeWarehouse:
             except MondaySnowflakeError as exc:
                 log.info("could not create %s (it may exist already): %s", statement.split(" IF")[0], exc)
         self._ensured_schemas.add((table.database, table.schema))
+
+
+def _finish_unfinished_transactions() -> None:
+    """Roll back the transactions whose ROLLBACK failed (see `_UNFINISHED`) before starting another;
+    raises TransientError while the warehouse still cannot be reached, so the caller retries later.
+    The lock is held throughout, so a session is never rolled back once it has begun a new transaction
+    (it leaves the set, under the lock, before it may begin one)."""
+    with _UNFINISHED_LOCK:
+        for warehouse in list(_UNFINISHED):
+            try:
+                warehouse.execute("ROLLBACK")
+            except TransientError as exc:
+                raise TransientError(f"an interrupted transaction is not rolled back yet: {exc}") from exc
+            except MondaySnowflakeError as exc:  # the session or its transaction is gone already
+                log.info("an interrupted transaction needed no rollback: %s", exc)
+            _UNFINISHED.discard(warehouse)
+            log.info("rolled back a transaction interrupted earlier")
 
 
 class TableLoad:
