@@ -21,7 +21,7 @@ class SandboxSettings:
     concurrency_limit: int = 250
     """Concurrent requests reported in the `concurrency` RateLimit entry (reported, not enforced)."""
     oauth_client_id: str = "sandbox-client-id"
-    oauth_client_secret: str = "sandbox-client-secret"  # noqa: S105 - a fixed sandbox value, not a secret
+    oauth_client_secret: str = "sandbox-client-secret-for-local-oauth-apps"  # noqa: S105 - a fixed sandbox value, not a secret
     signing_secret: str = "sandbox-signing-secret-for-local-webhooks"  # noqa: S105
     """The app's signing secret: webhook JWTs created with app tokens are signed with it."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -10,10 +11,16 @@ from monday_snowflake.errors import ConfigurationError
 from monday_snowflake.model import BoardSpec, ColumnMapping, Integration, IntegrationOptions, ReverseSpec
 from monday_snowflake.reverse.recipe import check_reverse_recipe
 from monday_snowflake.snowflake.naming import table_name_for_board
+from monday_snowflake.sync.layout import check_mapping
 
 if TYPE_CHECKING:
     from monday_snowflake.runtime import Runtime
     from monday_snowflake.store import Store
+    from monday_snowflake.store.records import ConnectionPublic
+
+INTEGRATION_OWNED = "integration"
+"""`config["owner"]` of the connections made for one integration from the credentials it was given:
+they go when it goes. Stored connections (the API's, the monday app's) are shared and stay."""
 
 
 def create_integration(
@@ -26,67 +33,111 @@ def create_integration(
     table: str | None = None,
     database: str | None = None,
     schema: str | None = None,
-    column_ids: Sequence[str] | None = None,
+    column_ids: Sequence[str | ColumnMapping] | None = None,
+    exclude_columns: Sequence[str] = (),
     primary_key: str = "item_id",
     options: IntegrationOptions | None = None,
     sync_mode: str = "incremental",
     schedule: dict[str, Any] | None = None,
     account_id: str | None = None,
     reverse: ReverseSpec | None = None,
+    monday_connection_id: str | None = None,
+    snowflake_connection_id: str | None = None,
 ) -> Integration:
     """Validate the recipe against the live board, store the credentials encrypted, save the integration.
     With `reverse`, the integration writes Snowflake rows to the board instead; its recipe is checked
-    against the board and the source (see `reverse.recipe`)."""
+    against the board and the source (see `reverse.recipe`).
+
+    `column_ids`: the columns copied, as ids or `ColumnMapping`s with a target name (default: all);
+    `exclude_columns`: ids never copied (stored in the options).
+
+    monday is reached with `monday_token`, else the account's stored connection
+    `monday_connection_id`, else the account's monday app install, else the server's token. Snowflake
+    is the stored connection `snowflake_connection_id` (its database and schema are the defaults),
+    else the server's warehouse settings. Credentials given here are stored as connections of this
+    integration alone, deleted with it; stored connections are shared and outlive it."""
     settings = runtime.settings
-    token = monday_token or (settings.monday.token.get_secret_value() if settings.monday.token else None)
+    store = runtime.store
+    account = account_id or store.default_account().id
+    monday = _monday_connection(store, account, monday_token, monday_connection_id)
+    token = monday_token or (
+        store.connection_secret(monday.id, account_id=account)["token"] if monday is not None else None
+    )
+    token = token or (settings.monday.token.get_secret_value() if settings.monday.token else None)
     if not token:
         raise ConfigurationError(
-            "a monday token is needed: pass --monday-token or set MONDAY_SNOWFLAKE_MONDAY__TOKEN"
+            "a monday token is needed: pass --monday-token, install the monday app, "
+            "or set MONDAY_SNOWFLAKE_MONDAY__TOKEN"
         )
-    api_url = monday_url or settings.monday.api_url
+    api_url = monday_url or (monday.config.get("api_url") if monday is not None else None)
+    api_url = api_url or settings.monday.api_url
+    snowflake = None
+    if snowflake_connection_id is not None:
+        snowflake = store.get_connection(snowflake_connection_id, account_id=account)
+        if snowflake.kind != "snowflake":
+            raise ConfigurationError(
+                f"snowflake_connection_id: connection {snowflake.id} is a {snowflake.kind} connection",
+                field="snowflake_connection_id",
+            )
     board = asyncio.run(read_board(runtime, token, api_url, board_id))
     if primary_key.lower() not in ("item_id", "id") and board.column(primary_key) is None:
         raise ConfigurationError(
             f"primary_key: board {board_id} has no column {primary_key!r}", field="primary_key"
         )
-    if column_ids:
-        missing = [c for c in column_ids if board.column(c) is None]
-        if missing:
-            raise ConfigurationError(
-                f"board {board_id} has no column(s) {', '.join(missing)}", board_id=board_id
-            )
-    check_display_errors_column(board, options or IntegrationOptions(), column_ids or ())
+    columns = tuple(c if isinstance(c, ColumnMapping) else ColumnMapping(c) for c in column_ids or ())
+    options = options or IntegrationOptions()
+    if exclude_columns:
+        options = dataclasses.replace(options, exclude_columns=tuple(dict.fromkeys(exclude_columns)))
+    check_mapping(board, columns, options.exclude_columns, primary_key=primary_key)
+    check_display_errors_column(board, options, [c.column_id for c in columns])
     if reverse is not None:
         asyncio.run(check_reverse_recipe(runtime, token, api_url, board, reverse))
-    store = runtime.store
-    account = account_id or store.default_account().id
     name = _free_integration_name(store, account, name, board_id)
-    database = database or settings.snowflake.database
-    schema = schema or settings.snowflake.schema_name
+    stored = snowflake.config if snowflake is not None else {}
+    database = database or stored.get("database") or settings.snowflake.database
+    schema = schema or stored.get("schema_name") or settings.snowflake.schema_name
     if reverse is None:
         table = table or _free_table_name(runtime, account, board, database, schema)
 
-    monday_conn = store.create_connection(
-        account, "monday", f"{name} monday", {"api_url": api_url}, {"token": token}
-    )
-    config, secret = runtime.snowflake_connection_payload()
-    snowflake_conn = store.create_connection(account, "snowflake", f"{name} snowflake", config, secret)
+    if monday is None or monday_token:
+        config = {"api_url": api_url, "owner": INTEGRATION_OWNED}
+        monday = store.create_connection(account, "monday", f"{name} monday", config, {"token": token})
+    if snowflake is None:
+        config, secret = runtime.snowflake_connection_payload()
+        config = {**config, "owner": INTEGRATION_OWNED}
+        snowflake = store.create_connection(account, "snowflake", f"{name} snowflake", config, secret)
     return store.create_integration(
         account_id=account,
         name=name,
         board_id=board_id,
-        monday_connection_id=monday_conn.id,
-        snowflake_connection_id=snowflake_conn.id,
+        monday_connection_id=monday.id,
+        snowflake_connection_id=snowflake.id,
         target_database=database,
         target_schema=schema,
         target_table=table,
         primary_key=primary_key,
-        columns=tuple(ColumnMapping(c) for c in column_ids or ()),
-        options=options or IntegrationOptions(),
+        columns=columns,
+        options=options,
         sync_mode=sync_mode,
         schedule=schedule,
         reverse=reverse,
     )
+
+
+def _monday_connection(
+    store: Store, account_id: str, token: str | None, connection_id: str | None
+) -> ConnectionPublic | None:
+    """The stored monday connection an integration uses: the one named, else the account's app
+    install (unless a token was given)."""
+    if connection_id is not None:
+        found = store.get_connection(connection_id, account_id=account_id)
+        if found.kind != "monday":
+            raise ConfigurationError(
+                f"monday_connection_id: connection {found.id} is a {found.kind} connection",
+                field="monday_connection_id",
+            )
+        return found
+    return None if token else store.app_connection(account_id)
 
 
 def check_display_errors_column(

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from monday_snowflake.errors import TransientError
+from monday_snowflake.errors import ConfigurationError, TransientError
 from monday_snowflake.monday.client import MondayClient
 from monday_snowflake.reverse.sync import ReverseSyncer
 from monday_snowflake.settings import Settings, SnowflakeSettings
@@ -47,13 +47,29 @@ class Runtime:
             monday = monday.model_copy(update={"api_url": api_url})
         return MondayClient(monday, token)
 
-    def open_warehouse(self, connection_id: str | None = None) -> SnowflakeWarehouse:
-        """The warehouse of a stored connection, or the one the settings describe."""
+    def open_warehouse(
+        self, connection_id: str | None = None, account_id: str | None = None
+    ) -> SnowflakeWarehouse:
+        """The warehouse of a stored connection (of `account_id`, when given), or the one the settings
+        describe. OAuth tokens refreshed on the way are stored back, through the store's
+        `set_connection_secret` like every credential change."""
         if connection_id is None:
             return connect(self.settings.snowflake, None, data_dir=self.settings.data_dir)
-        config = SnowflakeSettings.model_validate(self.store.get_connection(connection_id).config)
-        secret = self.store.connection_secret(connection_id)
-        return connect(config, secret, data_dir=self.settings.data_dir)
+        store = self.store
+        config = SnowflakeSettings.model_validate(
+            store.get_connection(connection_id, account_id=account_id).config
+        )
+        secret = store.connection_secret(connection_id, account_id=account_id)
+        if config.authenticator == "oauth" and not secret.get("token"):
+            raise ConfigurationError(
+                "the OAuth connection is not authorized yet (no access token): "
+                f"GET /connections/snowflake/oauth/authorize?connection={connection_id}"
+            )
+
+        def keep(refreshed: dict[str, str]) -> None:
+            store.set_connection_secret(connection_id, refreshed, account_id=account_id)
+
+        return connect(config, secret, data_dir=self.settings.data_dir, on_refresh=keep)
 
     def replicator(self) -> BoardReplicator:
         return BoardReplicator(self.settings, self.store, self.monday_client, self.open_warehouse)

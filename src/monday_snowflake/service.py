@@ -22,9 +22,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from monday_snowflake.app.triggers import reverse_run_finished
 from monday_snowflake.errors import AlreadyRunningError, ConfigurationError, NotFoundError
 from monday_snowflake.logs import get_logger
 from monday_snowflake.model import Integration
+from monday_snowflake.notify.alerts import Alerter
 from monday_snowflake.queue.handlers import Handler, TaskContext
 from monday_snowflake.queue.records import TaskRecord
 from monday_snowflake.queue.tasks import TaskQueue
@@ -33,6 +35,7 @@ from monday_snowflake.realtime.apply import RealtimeApplier
 from monday_snowflake.realtime.inbox import EventInbox
 from monday_snowflake.runtime import Runtime
 from monday_snowflake.schedule import Schedule, next_run, parse_schedule
+from monday_snowflake.schedule.triggers import QueryTriggerCheck
 from monday_snowflake.store.realtime import Realtime
 
 log = get_logger(__name__)
@@ -61,6 +64,8 @@ class Service:
         self.queue = TaskQueue(runtime.store.engine, runtime.settings.queue)
         self._realtime_cache: dict[str, tuple[float, Realtime]] = {}
         self.inbox = EventInbox(runtime.store)
+        self.query_triggers = QueryTriggerCheck(runtime)
+        self.alerter = Alerter(runtime.store, self.queue, runtime.settings)
 
     # -- asking for runs --------------------------------------------------------------------------------
 
@@ -108,10 +113,17 @@ class Service:
         if promised and (task.attempt > 1 and self._run_exists(promised, task.account_id)):
             promised = ""  # an earlier attempt recorded its run under it; this one is a new run
         integration_id = str(payload["integration_id"])
-        if self.store.get_integration(integration_id, account_id=task.account_id).reverse is not None:
-            reverse = await self.runtime.reverse_syncer().run(
-                integration_id, account_id=task.account_id, run_id=promised or None
-            )
+        integration = self.store.get_integration(integration_id, account_id=task.account_id)
+        if integration.paused_at is not None:  # queued before the pause: paused means nothing runs
+            log.info("run skipped: the integration is paused", integration_id=integration_id)
+            return {"skipped": "paused"}
+        if integration.reverse is not None:
+            try:
+                reverse = await self.runtime.reverse_syncer().run(
+                    integration_id, account_id=task.account_id, run_id=promised or None
+                )
+            finally:  # monday automations waiting for this run to finish (app/triggers.py)
+                await asyncio.to_thread(reverse_run_finished, self.runtime, integration_id, task.account_id)
             return {"run_id": reverse.run_id, "kind": "reverse", "items": reverse.changed}
         result = await self.runtime.replicator().replicate(
             integration_id,
@@ -173,7 +185,13 @@ class Service:
                 await asyncio.wait_for(stop.wait(), timeout=settings.poll_seconds)
 
     def worker(self, *, worker_id: str | None = None) -> Worker:
-        return Worker.from_settings(self.queue, self.handlers(), self.settings.queue, worker_id=worker_id)
+        return Worker.from_settings(
+            self.queue,
+            self.handlers(),
+            self.settings.queue,
+            worker_id=worker_id,
+            on_failure=self.alerter.on_task_failure,
+        )
 
     # -- the scheduler ----------------------------------------------------------------------------------
 
@@ -200,12 +218,20 @@ class Service:
         return queued
 
     async def run_scheduler(self, stop: asyncio.Event, *, every_seconds: float = 15.0) -> None:
-        """Tick until `stop` is set."""
+        """Tick until `stop` is set. Each tick also sends due alert emails, and every
+        `alerts.check_every_seconds` it looks for credentials about to expire."""
+        checked_at: float | None = None
         while not stop.is_set():
             try:
                 await asyncio.get_running_loop().run_in_executor(None, self.schedule_due_runs)
+                await asyncio.to_thread(self.query_triggers.tick)
             except Exception as exc:  # the scheduler must outlive a bad tick; the next one tries again
                 log.warning("scheduler tick failed", error=str(exc))
+            every = self.settings.alerts.check_every_seconds
+            check = checked_at is None or time.monotonic() - checked_at >= every
+            if check:
+                checked_at = time.monotonic()
+            await asyncio.to_thread(self.alerter.periodic, check_expiry=check)  # never raises
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=every_seconds)
 

@@ -105,6 +105,66 @@ class RealtimeSettings(BaseModel):
     """Applied events are kept this long, so monday's retries (for 30 minutes) are recognised."""
 
 
+class MondayAppSettings(BaseModel):
+    """The monday app: OAuth install, lifecycle events, automation actions and triggers."""
+
+    client_id: str | None = None
+    """The app's OAuth client id (Developer Center -> Basic information)."""
+    app_id: str | None = None
+    """The app's id, put in the JWT of trigger invocations (`{appId}`)."""
+    client_secret: SecretStr | None = None
+    """The app's client secret: exchanges OAuth codes and verifies lifecycle-event JWTs."""
+    signing_secret: SecretStr | None = None
+    """The app's signing secret: verifies action/trigger JWTs and signs trigger invocations."""
+    redirect_url: str | None = None
+    """Where monday sends the browser back after authorizing: this service's `/oauth/monday/callback`."""
+    flow: Literal["classic", "oauth21"] = "classic"
+    """`classic`: tokens that never expire; `oauth21`: PKCE (S256) and rotating refresh tokens."""
+    scopes: str = "me:read boards:read boards:write webhooks:read webhooks:write users:read account:read"
+    """Space-separated scopes asked for at install."""
+    auth_url: str = "https://auth.monday.com"
+    """monday's OAuth server (`/oauth2/authorize`, `/oauth2/token`, `/oauth_ms/oauth/token`)."""
+    state_ttl_seconds: int = Field(default=600, ge=30)
+    """How long an authorization request (its `state`) may take before the callback is refused."""
+    trigger_check_seconds: float = Field(default=60.0, gt=0)
+    """How often the scheduler runs the SELECTs of "query returns new rows" triggers."""
+
+
+class EmailSettings(BaseModel):
+    """Alert emails (issue 8). Without `smtp_host` nothing is sent: each email is kept in the outbox
+    (`GET /outbox`) and written to the log instead."""
+
+    smtp_host: str | None = None
+    """SMTP server; unset: the embedded default (outbox and log only)."""
+    smtp_port: int = 587
+    """SMTP port (587 for STARTTLS, 25 for plain relays)."""
+    starttls: bool = True
+    """Upgrade the connection with STARTTLS before logging in."""
+    user: str | None = None
+    """SMTP login, if the server wants one."""
+    password: SecretStr | None = None
+    """SMTP password."""
+    sender: str = "monday-snowflake@localhost"
+    """The From address."""
+    to: list[str] = Field(default_factory=list)
+    """Always sent to these addresses, besides the users of the account."""
+    timeout_seconds: float = Field(default=30.0, gt=0)
+    """How long one SMTP conversation may take."""
+    max_attempts: int = Field(default=5, ge=1)
+    """Attempts per email before it is marked failed (each attempt is recorded)."""
+    backoff_base_seconds: float = Field(default=30.0, ge=0)
+    """Delay before the second attempt; doubles each time."""
+
+
+class AlertSettings(BaseModel):
+    """Alerts raised ahead of trouble."""
+
+    expiry_warning_days: float = Field(default=7.0, ge=0)
+    """Alert this many days before a credential with a known expiry (PAT, OAuth token) runs out."""
+    check_every_seconds: float = Field(default=3600.0, gt=0)
+    """How often the scheduler looks for credentials about to expire and sends pending emails."""
+
+
 class Settings(BaseSettings):
     """Everything the product can be told, in one place."""
 
@@ -143,6 +203,9 @@ class Settings(BaseSettings):
     snowflake: SnowflakeSettings = Field(default_factory=SnowflakeSettings)
     queue: QueueSettings = Field(default_factory=QueueSettings)
     realtime: RealtimeSettings = Field(default_factory=RealtimeSettings)
+    email: EmailSettings = Field(default_factory=EmailSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
+    monday_app: MondayAppSettings = Field(default_factory=MondayAppSettings)
 
     def resolved_database_url(self) -> str:
         """The state store URL, defaulting to a SQLite file in the data directory."""

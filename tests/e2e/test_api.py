@@ -37,6 +37,7 @@ from monday_sandbox.generator import seed_account
 from monday_sandbox.server import SandboxServer
 from monday_sandbox.state import Sandbox
 from monday_snowflake.api.app import create_app
+from monday_snowflake.errors import CAUSES
 from monday_snowflake.runtime import Runtime
 from monday_snowflake.service import Service
 from monday_snowflake.settings import MondaySettings, QueueSettings, Settings, SnowflakeSettings
@@ -48,6 +49,13 @@ SCHEDULER_SECRET = "scheduler-secret-0b1c2d3e4f"
 MIN_INTERVAL_HOURS = 2.0
 COMMAND = str(Path(sys.executable).parent / "monday-snowflake")
 PUBLIC_ROUTES = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")}
+MONDAY_APP_ROUTES = {  # proved by monday (a state cookie, lifecycle and automation JWTs), never by API keys
+    ("GET", "/oauth/monday/authorize"),
+    ("GET", "/oauth/monday/callback"),
+    ("POST", "/events/monday"),
+    ("POST", "/monday/actions/{action}"),
+    ("POST", "/monday/triggers/{kind}/{operation}"),
+}  # each refuses callers without monday's proof: tests/e2e/test_monday_app.py
 DAILY_NEW_YORK = {"schedule_type": "DAILY", "hour": 2, "minute": 30, "timezone": "America/New_York"}
 
 
@@ -613,7 +621,14 @@ def test_every_route_needs_a_valid_unrevoked_key_and_no_account_reaches_anothers
     a_id = a_integration["id"]
     a_run = a.client.post(f"/integrations/{a_id}/runs").json()["run_id"]
     assert finished_run(a.client, a_id)["id"] == a_run
-    routes = app_routes(api.app)
+    a_connection = a.client.post(
+        "/connections/snowflake",
+        json={"name": "a-sf", "mode": "embedded", "auth": {"type": "password", "password": "a-secret"}},
+    ).json()["id"]
+    a_alert, _ = api.runtime.store.raise_alert(
+        a.account_id, CAUSES["column_value"], "A's bad value", integration_id=a_id
+    )
+    routes = app_routes(api.app) - MONDAY_APP_ROUTES
 
     # Authentication, on every route that is not health or metrics.
     spare_key, spare = api.runtime.store.create_api_key(a.account_id, "spare")
@@ -621,7 +636,13 @@ def test_every_route_needs_a_valid_unrevoked_key_and_no_account_reaches_anothers
     api.runtime.store.revoke_api_key(spare.id, a.account_id)
     anonymous, wrong = api.client(), api.client("msk_" + "x" * 43)
     revoked, in_other_header = api.client(spare_key), api.client(**{"X-API-Key": "msk_nope"})
-    paths = {"integration_id": a_id, "run_id": a_run, "account_id": a.account_id}
+    paths = {
+        "integration_id": a_id,
+        "run_id": a_run,
+        "account_id": a.account_id,
+        "connection_id": a_connection,
+        "alert_id": a_alert.id,
+    }
     for method, template in sorted(routes - PUBLIC_ROUTES):
         path = template.format(**paths)
         for client in (anonymous, wrong, revoked, in_other_header):
@@ -647,6 +668,20 @@ def test_every_route_needs_a_valid_unrevoked_key_and_no_account_reaches_anothers
         ("PUT", "/integrations/{integration_id}/realtime"): lambda: bc.put(
             f"/integrations/{a_id}/realtime", json={"enabled": False}
         ),
+        ("POST", "/integrations/{integration_id}/duplicate"): lambda: bc.post(
+            f"/integrations/{a_id}/duplicate"
+        ),
+        ("POST", "/integrations/{integration_id}/pause"): lambda: bc.post(f"/integrations/{a_id}/pause"),
+        ("POST", "/integrations/{integration_id}/resume"): lambda: bc.post(f"/integrations/{a_id}/resume"),
+        ("GET", "/connections/{connection_id}"): lambda: bc.get(f"/connections/{a_connection}"),
+        ("PUT", "/connections/{connection_id}/credentials"): lambda: bc.put(
+            f"/connections/{a_connection}/credentials", json={"auth": {"type": "password", "password": "b"}}
+        ),
+        ("POST", "/connections/{connection_id}/test"): lambda: bc.post(f"/connections/{a_connection}/test"),
+        ("GET", "/connections/snowflake/oauth/authorize"): lambda: bc.get(
+            "/connections/snowflake/oauth/authorize", params={"connection": a_connection}
+        ),
+        ("POST", "/alerts/{alert_id}/resolve"): lambda: bc.post(f"/alerts/{a_alert.id}/resolve"),
     }
     for route, attempt in attempts.items():
         response = attempt()
@@ -673,7 +708,15 @@ def test_every_route_needs_a_valid_unrevoked_key_and_no_account_reaches_anothers
         ("POST", "/batch/runs"),
         ("POST", "/triggers/scheduled/{integration_id}"),
         ("POST", "/webhooks/monday/{integration_id}"),
+        ("POST", "/connections/snowflake"),
+        ("GET", "/connections"),
+        # The OAuth callback takes a one-time state instead of a key (tests/e2e/test_connections.py).
+        ("GET", "/connections/snowflake/oauth/callback"),
+        ("GET", "/alerts"),
+        ("GET", "/outbox"),
     }
+    assert a_connection not in {c["id"] for c in bc.get("/connections").json()}
+    assert bc.get("/alerts").json() == [] and bc.get("/outbox").json() == []
     # A new route must come with its tenant check here.
     assert {r for r in routes if "{" in r[1]} <= covered, {r for r in routes if "{" in r[1]} - covered
     assert routes - PUBLIC_ROUTES == covered
@@ -683,6 +726,7 @@ def test_every_route_needs_a_valid_unrevoked_key_and_no_account_reaches_anothers
     assert (kept["name"], kept["schedule"]) == ("a-crm", a_integration["schedule"])
     assert [r["id"] for r in a.client.get(f"/integrations/{a_id}/runs").json()["runs"]] == [a_run]
     assert a.client.get(f"/queues/{a.account_id}").json()["paused"] is False
+    assert [alert["id"] for alert in a.client.get("/alerts?status=open").json()] == [a_alert.id]
     assert [t.payload["run_id"] for t in api.service.queue.list_tasks(a.account_id)] == [a_run]
     assert api.service.queue.list_tasks(b.account_id) == []
 

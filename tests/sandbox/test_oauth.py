@@ -33,7 +33,7 @@ def authorize(server: SandboxServer, **extra: str) -> dict[str, list[str]]:
 def exchange(server: SandboxServer, code: str, **extra: str) -> httpx.Response:
     form = {
         "client_id": "sandbox-client-id",
-        "client_secret": "sandbox-client-secret",
+        "client_secret": "sandbox-client-secret-for-local-oauth-apps",
         "redirect_uri": REDIRECT,
         "code": code,
         **extra,

@@ -16,11 +16,16 @@ from sqlalchemy import text
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from monday_snowflake.api.alerts import router as alerts_router
+from monday_snowflake.api.connections import router as connections_router
 from monday_snowflake.api.deps import get_service, install_error_handlers
+from monday_snowflake.api.monday_app import router as monday_app_router
+from monday_snowflake.api.oauth import router as oauth_router
 from monday_snowflake.api.routes import router
+from monday_snowflake.api.settings import router as settings_router
 from monday_snowflake.api.webhooks import router as webhooks_router
 from monday_snowflake.logs import get_logger
-from monday_snowflake.metrics import process_registry
+from monday_snowflake.metrics import OpenAlertsCollector, process_registry
 from monday_snowflake.service import Service
 
 log = get_logger(__name__)
@@ -57,6 +62,11 @@ def create_app(service: Service, *, run_worker: bool = True, run_scheduler: bool
     app.add_middleware(_LimitBody)
     app.include_router(router)
     app.include_router(webhooks_router)
+    app.include_router(oauth_router)
+    app.include_router(monday_app_router)
+    app.include_router(connections_router)
+    app.include_router(settings_router)
+    app.include_router(alerts_router)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
@@ -85,6 +95,7 @@ def metrics_registry(service: Service) -> CollectorRegistry:
     """This process's counters and the queue and run gauges read from the state database."""
     registry = process_registry()
     registry.register(_QueueCollector(service))
+    registry.register(OpenAlertsCollector(service.store.open_alert_counts))
     return registry
 
 

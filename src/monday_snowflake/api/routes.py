@@ -12,7 +12,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from monday_snowflake.api.connections import check_integration_target, check_target_privileges
 from monday_snowflake.api.deps import AccountDep, ServiceDep
+from monday_snowflake.api.settings import refuse_if_paused
 from monday_snowflake.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -21,10 +23,11 @@ from monday_snowflake.errors import (
 )
 from monday_snowflake.integrations import check_display_errors_column, create_integration, read_board
 from monday_snowflake.logs import get_logger
-from monday_snowflake.model import Integration, IntegrationOptions, ReverseSpec
+from monday_snowflake.model import ColumnMapping, Integration, IntegrationOptions, ReverseSpec
 from monday_snowflake.realtime import hooks as realtime_hooks
 from monday_snowflake.schedule import describe, parse_schedule
 from monday_snowflake.store.records import RunRecord
+from monday_snowflake.sync.layout import check_mapping
 
 router = APIRouter()
 log = get_logger(__name__)
@@ -44,6 +47,8 @@ class OptionsBody(BaseModel):
     reconcile_every_hours: float = Field(default=24.0, ge=0)
     display_errors_column: str | None = Field(default=None, min_length=1, max_length=255)
     """A long-text column where real-time sync shows why an item could not be synced."""
+    exclude_columns: list[str] = Field(default_factory=list)
+    """Column ids never copied (also settable as the integration's top-level `exclude_columns`)."""
 
 
 class ReverseBody(BaseModel):
@@ -69,6 +74,15 @@ class ReverseBody(BaseModel):
         return ReverseSpec(**self.model_dump())
 
 
+class ColumnBody(BaseModel):
+    """One copied column, with the warehouse column name it goes to (checked when saved)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, max_length=255)
+    target: str | None = None
+
+
 class IntegrationCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -77,10 +91,19 @@ class IntegrationCreate(BaseModel):
     monday_token: SecretStr | None = None
     """Write-only; stored encrypted, never returned. Default: the server's configured token."""
     monday_api_url: str | None = None
+    monday_connection_id: str | None = None
+    """A stored monday connection of the account. Default: the account's monday app install, else
+    the server's token (`monday_token` wins over both)."""
+    snowflake_connection_id: str | None = None
+    """A stored Snowflake connection of the account (POST /connections/snowflake); its database and
+    schema are the defaults. Default: the server's warehouse."""
     database: str | None = None
     schema_name: str | None = None
     table: str | None = None
-    columns: list[str] | None = None
+    columns: list[str | ColumnBody] | None = None
+    """The columns copied (default: all), as ids or `{"id", "target"}` to choose the warehouse name."""
+    exclude_columns: list[str] | None = None
+    """Column ids never copied; with no `columns`, every other column is."""
     primary_key: str = "item_id"
     options: OptionsBody = Field(default_factory=OptionsBody)
     schedule: dict[str, Any] | None = None
@@ -97,6 +120,10 @@ class IntegrationPatch(BaseModel):
     options: OptionsBody | None = None
     schedule: dict[str, Any] | None = None
     sync_mode: Literal["incremental", "full"] | None = None
+    columns: list[str | ColumnBody] | None = None
+    """Replaces the copied columns (`null` or `[]`: all); checked against the board as on create."""
+    exclude_columns: list[str] | None = None
+    """Replaces the excluded column ids."""
 
 
 class RealtimeRequest(BaseModel):
@@ -127,6 +154,13 @@ class BatchRunRequest(BaseModel):
 def create(body: IntegrationCreate, service: ServiceDep, account: AccountDep) -> dict[str, Any]:
     """Check the board on monday, store the credentials encrypted, save the recipe."""
     schedule = _checked_schedule(service, body.schedule)
+    if body.reverse is None:  # the target schema, checked as POST /connections/{id}/test does
+        connection = body.snowflake_connection_id
+        stored = service.store.get_connection(connection, account_id=account).config if connection else {}
+        snowflake = service.settings.snowflake
+        database = body.database or stored.get("database") or snowflake.database
+        schema = body.schema_name or stored.get("schema_name") or snowflake.schema_name
+        check_target_privileges(service.runtime, connection, account, database, schema)
     integration = create_integration(
         service.runtime,
         board_id=body.board_id,
@@ -136,13 +170,16 @@ def create(body: IntegrationCreate, service: ServiceDep, account: AccountDep) ->
         table=body.table,
         database=body.database,
         schema=body.schema_name,
-        column_ids=body.columns,
+        column_ids=_column_mapping(body.columns),
+        exclude_columns=body.exclude_columns or (),
         primary_key=body.primary_key,
         options=IntegrationOptions(**body.options.model_dump()),
         sync_mode=body.sync_mode,
         schedule=schedule,
         account_id=account,
         reverse=body.reverse.spec() if body.reverse is not None else None,
+        monday_connection_id=body.monday_connection_id,
+        snowflake_connection_id=body.snowflake_connection_id,
     )
     return _integration_out(integration)
 
@@ -169,6 +206,8 @@ def patch_integration(
     if "table" in given:
         changes["target_table"] = body.table
     found = service.store.get_integration(integration_id, account_id=account)
+    if "table" in given and body.table != found.target_table and found.reverse is None:
+        check_integration_target(service.runtime, found)
     if "options" in given and body.options is not None:  # only the options given change
         merged = {**dataclasses.asdict(found.options), **body.options.model_dump(exclude_unset=True)}
         changes["options"] = IntegrationOptions(**merged)
@@ -178,6 +217,16 @@ def patch_integration(
         changes["schedule"] = _checked_schedule(service, body.schedule)
     if "sync_mode" in given and body.sync_mode:
         changes["sync_mode"] = body.sync_mode
+    options = changes.get("options", found.options)
+    if given & {"columns", "exclude_columns"} or options.exclude_columns != found.options.exclude_columns:
+        # the new mapping, checked against the board as it is now
+        columns = tuple(_column_mapping(body.columns)) if "columns" in given else found.columns
+        if "exclude_columns" in given:
+            excluded = tuple(dict.fromkeys(body.exclude_columns or ()))
+            options = changes["options"] = dataclasses.replace(options, exclude_columns=excluded)
+        _check_mapping(service, found, columns, options)
+        if "columns" in given:
+            changes["columns"] = columns
     return _integration_out(service.store.update_integration(found.id, account_id=account, **changes))
 
 
@@ -237,6 +286,7 @@ def run_now(
 ) -> dict[str, Any]:
     """Queue a run now: 202 with the id the run will be recorded under; 409 if one is running or queued."""
     integration = service.store.get_integration(integration_id, account_id=account)
+    refuse_if_paused(integration)
     queued = service.enqueue_run(integration, full=bool(body and body.full))
     return {"run_id": queued.run_id, "task_id": queued.task.id, "status": "QUEUED"}
 
@@ -265,6 +315,7 @@ def batch_runs(body: BatchRunRequest, service: ServiceDep, account: AccountDep) 
     for integration_id in body.integration_ids:
         try:
             integration = service.store.get_integration(integration_id, account_id=account)
+            refuse_if_paused(integration)
             queued = service.enqueue_run(integration, full=body.full, reason="batch")
             results.append({"integration_id": integration_id, "status": 202, "run_id": queued.run_id})
         except MondaySnowflakeError as exc:
@@ -284,6 +335,7 @@ def scheduled_trigger(
     if secret is None or not hmac.compare_digest(given.encode(), secret.get_secret_value().encode()):
         raise AuthenticationError("the scheduled-trigger secret is missing or wrong")
     integration = service.store.get_integration(integration_id)
+    refuse_if_paused(integration)
     queued = service.enqueue_run(integration, reason="trigger")
     return {"run_id": queued.run_id, "task_id": queued.task.id, "status": "QUEUED"}
 
@@ -334,6 +386,21 @@ def _integration_out(integration: Integration) -> dict[str, Any]:
             parse_schedule(integration.schedule, min_interval_hours=0), datetime.now(UTC)
         )
     return out
+
+
+def _column_mapping(columns: list[str | ColumnBody] | None) -> list[ColumnMapping]:
+    return [ColumnMapping(c) if isinstance(c, str) else ColumnMapping(c.id, c.target) for c in columns or ()]
+
+
+def _check_mapping(
+    service: ServiceDep, found: Integration, columns: tuple[ColumnMapping, ...], options: IntegrationOptions
+) -> None:
+    store = service.store
+    token = store.connection_secret(found.monday_connection_id)["token"]
+    api_url = store.get_connection(found.monday_connection_id).config.get("api_url")
+    board = asyncio.run(read_board(service.runtime, token, api_url, found.board_id))
+    check_mapping(board, columns, options.exclude_columns, primary_key=found.primary_key)
+    check_display_errors_column(board, options, [c.column_id for c in columns])
 
 
 def _check_display_errors_column(

@@ -141,8 +141,11 @@ class RealtimeApplier:
         due = await asyncio.to_thread(
             self.store.due_event_integrations, older_than=older_than, at_least=self.settings.flush_rows
         )
+        paused = await asyncio.to_thread(self.store.paused_integration_ids, due) if due else set()
         results = []
         for integration_id in due:
+            if integration_id in paused:  # its events wait, stored, until it is resumed
+                continue
             not_before, _ = self._not_before.get(integration_id, (0.0, 0))
             if time.monotonic() < not_before:
                 continue

@@ -21,6 +21,7 @@ from monday_snowflake.settings import SnowflakeSettings
 from monday_snowflake.snowflake.classify import classify_error
 from monday_snowflake.snowflake.embedded import EmbeddedWarehouse
 from monday_snowflake.snowflake.loader import SnowflakeWarehouse
+from monday_snowflake.snowflake.oauth import fresh_credentials
 
 __all__ = ["ConnectParams", "SnowflakeWarehouse", "build_connect_kwargs", "connect"]
 
@@ -75,13 +76,15 @@ def build_connect_kwargs(
         if embedded_address is None:
             raise ConfigurationError("the embedded warehouse address is required in embedded mode")
         host, port = embedded_address
+        given = credentials or {}
         return ConnectParams(
             host=host,
             port=port,
             protocol="http",
             account=EMBEDDED_ACCOUNT,
             user=EMBEDDED_USER,
-            password=EMBEDDED_PASSWORD,
+            # a stored token or password is sent, so the embedded warehouse can refuse it (embedded_auth)
+            password=given.get("token") or given.get("password") or EMBEDDED_PASSWORD,
             network_timeout=EMBEDDED_NETWORK_TIMEOUT_SECONDS,
             socket_timeout=EMBEDDED_SOCKET_TIMEOUT_SECONDS,
             **common,
@@ -120,9 +123,18 @@ def connect(
     credentials: Mapping[str, str] | None,
     *,
     data_dir: Path,
+    on_refresh: Callable[[dict[str, str]], None] | None = None,
 ) -> SnowflakeWarehouse:
-    """Open a warehouse session: the embedded one (started if needed) or a Snowflake account."""
+    """Open a warehouse session: the embedded one (started if needed) or a Snowflake account. OAuth
+    credentials about to expire are refreshed first; `on_refresh` gets the new ones to store."""
     import snowflake.connector
+
+    if settings.authenticator == "oauth" and credentials:
+        refreshed = fresh_credentials(credentials)
+        if refreshed is not None:
+            credentials = refreshed
+            if on_refresh is not None:
+                on_refresh(refreshed)
 
     cleaner: StageCleaner | None = None
     address: tuple[str, int] | None = None

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from monday_snowflake.errors import ConfigurationError, TransientError
+from monday_snowflake.snowflake import embedded_auth, embedded_grants
 
 HOST = "127.0.0.1"
 _START_TIMEOUT_SECONDS = 30.0
@@ -64,6 +65,7 @@ class EmbeddedWarehouse:
         self.directory = (Path(data_dir) / "warehouse").resolve()
         self.info_path = self.directory / "server.json"
         self.stage_root = self.directory / "stages"
+        self.refusals_path = self.directory / embedded_grants.FILE_NAME
 
     def ensure_running(self) -> tuple[str, int]:
         """Return (host, port) of a live server for this data directory, starting one here if none is."""
@@ -96,6 +98,16 @@ class EmbeddedWarehouse:
     def is_served_here(self) -> bool:
         """Whether this process serves this data directory's warehouse."""
         return _running is not None and _running.directory == self.directory
+
+    def refuse(self, privilege: str, database: str, schema: str) -> None:
+        """Refuse `CREATE TABLE` or `CREATE STAGE` in a schema from now on, as Snowflake does to a role
+        without the privilege (see `embedded_grants`); for tests and demos of a missing grant."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        embedded_grants.change(self.refusals_path, (privilege, database, schema), refuse=True)
+
+    def allow(self, privilege: str, database: str, schema: str) -> None:
+        """Undo `refuse`."""
+        embedded_grants.change(self.refusals_path, (privilege, database, schema), refuse=False)
 
     def stop(self) -> None:
         """Stop the server if this process runs it, close its DuckDB files and remove server.json."""
@@ -138,7 +150,9 @@ class EmbeddedWarehouse:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((HOST, 0))
         port = int(sock.getsockname()[1])
-        config = uvicorn.Config(fs_server.app, log_level="warning", lifespan="off", access_log=False)
+        grants = embedded_grants.RefusingServer(fs_server.app, self.refusals_path)
+        app = embedded_auth.LoginRefusals(grants, self.directory / embedded_auth.FILE_NAME)
+        config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
         server = uvicorn.Server(config)
         thread = threading.Thread(target=_serve, args=(server, sock), name="embedded-warehouse", daemon=True)
         thread.start()

@@ -24,6 +24,8 @@ from monday_snowflake.model import ColumnMapping, Integration, IntegrationOption
 from monday_snowflake.model.integration import SYNC_MODES
 from monday_snowflake.model.reverse import ReverseSpec
 from monday_snowflake.store import locks
+from monday_snowflake.store.alerts import AlertStore
+from monday_snowflake.store.app import MondayAppStore
 from monday_snowflake.store.base import Clock, find_integration, one_row
 from monday_snowflake.store.crypto import SecretBox
 from monday_snowflake.store.db import make_engine, upgrade
@@ -35,6 +37,7 @@ from monday_snowflake.store.records import (
     UserRecord,
 )
 from monday_snowflake.store.runs import RunHistory
+from monday_snowflake.store.settings import IntegrationSettings
 from monday_snowflake.store.tables import (
     CONNECTION_KINDS,
     CONNECTION_STATUSES,
@@ -87,7 +90,7 @@ class ApiKeyRecord:
         return self.revoked_at is not None
 
 
-class Store(RunHistory, RealtimeStore, DisplayedErrors):
+class Store(RunHistory, RealtimeStore, DisplayedErrors, IntegrationSettings, MondayAppStore, AlertStore):
     """Everything the product remembers, behind plain methods that return plain dataclasses."""
 
     @classmethod
@@ -240,11 +243,15 @@ class Store(RunHistory, RealtimeStore, DisplayedErrors):
     def set_connection_secret(
         self, connection_id: str, secret: dict[str, Any], account_id: str | None = None
     ) -> None:
-        """Replace a connection's credentials (a refreshed or re-entered token)."""
+        """Replace a connection's credentials (a refreshed or re-entered token). Open credential alerts
+        of the connection are resolved: their failed work is queued again and the queue resumes."""
         with self._write() as session:
             row = one_row(session, ConnectionRow, connection_id, account_id, "connection")
             row.secret = self._box.encrypt(secret)
             row.updated_at = self._clock()
+        self.resolve_alerts(
+            account_id=row.account_id, connection_id=connection_id, credential=True, by="new credentials"
+        )
 
     def rotate_secrets(self) -> int:
         """Re-encrypt every stored credential with the box's first (newest) key; returns how many."""
@@ -323,8 +330,9 @@ class Store(RunHistory, RealtimeStore, DisplayedErrors):
             return [_integration(r) for r in session.scalars(stmt)]
 
     def delete_integration(self, id_or_name: str, account_id: str | None = None) -> None:
-        """Remove an integration with its run history and lock, and its connections unless another
-        integration still uses them (credentials nobody uses should not linger)."""
+        """Remove an integration with its run history and lock, and the connections made for it
+        (`config["owner"] == "integration"`) unless another integration still uses them: credentials
+        nobody uses should not linger. Stored connections (the API's, the monday app's) stay."""
         with self._write() as session:
             row = find_integration(session, id_or_name, account_id)
             connection_ids = {row.monday_connection_id, row.snowflake_connection_id}
@@ -337,7 +345,8 @@ class Store(RunHistory, RealtimeStore, DisplayedErrors):
                 )
                 if session.scalars(users).first() is None:
                     unused = one_row(session, ConnectionRow, connection_id, row.account_id, "connection")
-                    session.delete(unused)
+                    if unused.config.get("owner") == "integration":
+                        session.delete(unused)
 
     def set_last_success(
         self, integration_id: str, started_at: datetime, account_id: str | None = None
@@ -355,10 +364,10 @@ class Store(RunHistory, RealtimeStore, DisplayedErrors):
     def update_integration(
         self, id_or_name: str, account_id: str | None = None, **changes: Any
     ) -> Integration:
-        """Change an integration's name, target table, options, schedule, sync mode or reverse recipe
-        (the fields in `changes`; a schedule of None stops scheduled runs). Credentials and the board
-        do not change."""
-        allowed = {"name", "target_table", "options", "schedule", "sync_mode", "reverse"}
+        """Change an integration's name, target table, column mapping, options, schedule, sync mode or
+        reverse recipe (the fields in `changes`; a schedule of None stops scheduled runs). Credentials
+        and the board do not change."""
+        allowed = {"name", "target_table", "columns", "options", "schedule", "sync_mode", "reverse"}
         if unknown := set(changes) - allowed:
             raise ConfigurationError(f"cannot change {', '.join(sorted(unknown))} of an integration")
         if "sync_mode" in changes and changes["sync_mode"] not in SYNC_MODES:
@@ -367,6 +376,8 @@ class Store(RunHistory, RealtimeStore, DisplayedErrors):
             with self._write() as session:
                 row = find_integration(session, id_or_name, account_id)
                 for field, value in changes.items():
+                    if field == "columns":
+                        field, value = "column_mapping", [dataclasses.asdict(c) for c in value]
                     if field == "options":
                         value = dataclasses.asdict(value)
                     if field == "reverse" and value is not None:
@@ -376,15 +387,24 @@ class Store(RunHistory, RealtimeStore, DisplayedErrors):
                     setattr(row, field, value)
                 row.updated_at = self._clock()
                 session.flush()
-                return _integration(row)
+                updated = _integration(row)
         except IntegrityError:
             raise ConfigurationError(f"integration '{changes.get('name')}' already exists") from None
+        # a changed recipe may fix what its open alerts are about; if not, the next run says so again
+        self.resolve_alerts(
+            account_id=updated.account_id,
+            integration_id=updated.id,
+            credential=False,
+            by="integration updated",
+        )
+        return updated
 
     def scheduled_integrations(self) -> list[tuple[Integration, dict[str, Any], datetime]]:
         """Every integration with a schedule, its schedule, and the instant its next due time counts
         from: the last scheduled run's due time, or when the schedule was set (`last_scheduled_for`
-        holds either; other changes to the integration do not move it)."""
+        holds either; other changes to the integration do not move it). Paused integrations are left out."""
         stmt = select(IntegrationRow).where(IntegrationRow.schedule.is_not(None)).order_by(IntegrationRow.id)
+        stmt = stmt.where(IntegrationRow.paused_at.is_(None))
         with self._read() as session:
             return [
                 (_integration(row), dict(row.schedule or {}), row.last_scheduled_for or row.created_at)
@@ -605,6 +625,7 @@ def _integration(row: IntegrationRow) -> Integration:
         schedule=dict(row.schedule) if row.schedule else None,
         sync_mode="full" if row.sync_mode == "full" else "incremental",
         reverse=ReverseSpec.from_json(row.reverse) if row.reverse else None,
+        paused_at=row.paused_at,
     )
 
 

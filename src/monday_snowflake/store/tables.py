@@ -164,6 +164,8 @@ class IntegrationRow(Base):
     reverse: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
     """Reverse sync (Snowflake rows -> this board's items): the `ReverseSpec`; None for a board -> table
     integration."""
+    paused_at: Mapped[datetime | None]
+    """When the integration was paused: no scheduled or requested runs, webhooks kept but not applied."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -357,3 +359,135 @@ class ApiKeyRow(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+
+
+# -- the monday app (issue 9, migration 0007) ------------------------------------------------------
+
+
+class MondayOAuthStateRow(Base):
+    """One authorization request in flight: the SHA-256 of its `state` nonce (the browser holds the
+    nonce in a signed cookie), the PKCE verifier (encrypted) and the install choices. Deleted when
+    the callback uses it, so a state works once."""
+
+    __tablename__ = "monday_oauth_states"
+
+    state_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    flow: Mapped[str] = mapped_column(String(16))
+    code_verifier: Mapped[str | None] = mapped_column(Text)
+    options: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class MondayInstallRow(Base):
+    """An account's install of the monday app: who installed it, its plan, and its uninstall choice."""
+
+    __tablename__ = "monday_installs"
+
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    monday_account_id: Mapped[str] = mapped_column(String(64), unique=True)
+    monday_user_id: Mapped[str | None] = mapped_column(String(64))
+    drop_tables_on_uninstall: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Chosen at install: whether uninstalling also drops the warehouse tables of the integrations."""
+    subscription: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
+    """The latest `subscription` object a lifecycle event carried (plan, trial, renewal date...)."""
+    installed_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class MondayAppEventRow(Base):
+    """A lifecycle event monday sent (install, subscription changes...), kept as history."""
+
+    __tablename__ = "monday_app_events"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    event_type: Mapped[str] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    received_at: Mapped[datetime]
+
+
+class MondayTriggerRow(Base):
+    """A monday automation subscribed to one of the app's triggers: where to post, what it asked for
+    (`input_fields`), and for query triggers the keys of the rows already posted."""
+
+    __tablename__ = "monday_triggers"
+    __table_args__ = (UniqueConstraint("account_id", "subscription_id"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    subscription_id: Mapped[str] = mapped_column(String(64))
+    webhook_url: Mapped[str] = mapped_column(Text)
+    integration_id: Mapped[str | None] = mapped_column(ForeignKey("integrations.id", ondelete="CASCADE"))
+    input_fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    state: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    """Grows with every change of `state`: a check saves its new keys only if nobody did meanwhile."""
+    created_at: Mapped[datetime]
+    checked_at: Mapped[datetime | None]
+
+
+ALERT_STATUSES = ("open", "resolved")
+OUTBOX_STATUSES = ("pending", "sent", "logged", "failed")
+
+
+class AlertRow(Base):
+    """One problem a person must act on (issue 8). `open_key` names the (account, integration or
+    connection, cause) while the alert is open and is NULL once resolved, so a repeat bumps
+    `occurrences` on the open row instead of adding one."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        CheckConstraint("status IN ('open', 'resolved')", name="status"),
+        Index("ix_alerts_account_id_status", "account_id", "status"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    integration_id: Mapped[str | None] = mapped_column(ForeignKey("integrations.id", ondelete="CASCADE"))
+    connection_id: Mapped[str | None] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
+    cause: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    title: Mapped[str] = mapped_column(String(255))
+    message: Mapped[str] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(Text)
+    error_class: Mapped[str | None] = mapped_column(String(255))
+    correlation_id: Mapped[str | None] = mapped_column(String(64))
+    occurrences: Mapped[int] = mapped_column(Integer, default=1)
+    paused_queue: Mapped[bool] = mapped_column(Boolean, default=False)
+    """This problem paused the account's queue: resolving the last such alert resumes it."""
+    task_ids: Mapped[list[str]] = mapped_column(JsonType, default=list)
+    """Tasks that failed for good with this problem: queued again when it is resolved."""
+    open_key: Mapped[str | None] = mapped_column(String(255), unique=True)
+    first_seen: Mapped[datetime]
+    last_seen: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
+    resolved_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class EmailOutboxRow(Base):
+    """An email, written here before it is sent (or, with no SMTP server configured, logged)."""
+
+    __tablename__ = "email_outbox"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'sent', 'logged', 'failed')", name="status"),
+        Index("ix_email_outbox_status_next_attempt_at", "status", "next_attempt_at"),
+        Index("ix_email_outbox_account_id_created_at", "account_id", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    alert_id: Mapped[str | None] = mapped_column(ForeignKey("alerts.id", ondelete="SET NULL"))
+    recipients: Mapped[str] = mapped_column(Text)
+    subject: Mapped[str] = mapped_column(String(255))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]

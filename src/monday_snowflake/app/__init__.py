@@ -1,0 +1,1 @@
+"""The monday app: OAuth install, lifecycle events, uninstall, automation actions and triggers."""
