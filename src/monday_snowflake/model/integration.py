@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 
 from monday_snowflake.errors import ConfigurationError
@@ -15,6 +16,14 @@ class ColumnMapping:
 
     column_id: str
     target: str | None = None  # warehouse column name; default derived from the column title
+
+    @classmethod
+    def parse(cls, text: str) -> ColumnMapping:
+        """`id` or `id=TARGET` (as the CLI takes them); the target is checked against the board later."""
+        column_id, sep, target = text.partition("=")
+        if not column_id.strip():
+            raise ConfigurationError(f"columns: {text!r} names no column id", field="columns")
+        return cls(column_id.strip(), target if sep else None)
 
 
 SYNC_MODES = ("incremental", "full")
@@ -38,6 +47,12 @@ class IntegrationOptions:
     display_errors_column: str | None = None
     """A long-text column of the board where real-time sync writes why an item could not be synced
     (cleared once it is); never copied to the warehouse itself."""
+    exclude_columns: tuple[str, ...] = ()
+    """Column ids never copied, whatever else the mapping says (with no mapping: every other column)."""
+
+    def __post_init__(self) -> None:
+        # stored options come back from JSON with lists
+        object.__setattr__(self, "exclude_columns", tuple(str(c) for c in self.exclude_columns))
 
     @classmethod
     def parse(cls, **values: Any) -> IntegrationOptions:
@@ -74,3 +89,5 @@ class Integration:
     `full`: every run reads the whole board."""
     reverse: ReverseSpec | None = None
     """Set for a reverse sync, which writes Snowflake rows to the board instead."""
+    paused_at: datetime | None = None
+    """Set while paused: nothing runs (scheduled or asked for) and webhooks wait, stored, until resumed."""
