@@ -136,7 +136,14 @@ def integrations_add(
     database: Annotated[str | None, typer.Option(help="Target database (default from settings).")] = None,
     schema: Annotated[str | None, typer.Option(help="Target schema (default from settings).")] = None,
     columns: Annotated[
-        str | None, typer.Option(help="Comma-separated column ids to copy (default: all).")
+        str | None,
+        typer.Option(
+            help="Comma-separated column ids to copy (default: all), each as ID or ID=TARGET to name its "
+            "warehouse column."
+        ),
+    ] = None,
+    exclude: Annotated[
+        str | None, typer.Option(help="Comma-separated column ids never to copy (the others are).")
     ] = None,
     primary_key: Annotated[str, typer.Option(help="Key column: item_id or a column id.")] = "item_id",
     keep_labels: Annotated[
@@ -164,7 +171,7 @@ def integrations_add(
 ) -> None:
     """Create an integration that replicates one board into one table (and its subitems into another)."""
     from monday_snowflake.integrations import create_integration
-    from monday_snowflake.model import IntegrationOptions
+    from monday_snowflake.model import ColumnMapping, IntegrationOptions
 
     def work(runtime: Any) -> None:
         integration = create_integration(
@@ -176,7 +183,9 @@ def integrations_add(
             table=table,
             database=database,
             schema=schema,
-            column_ids=[c.strip() for c in columns.split(",") if c.strip()] if columns else None,
+            column_ids=[ColumnMapping.parse(c.strip()) for c in columns.split(",") if c.strip()]
+            if columns else None,
+            exclude_columns=[c.strip() for c in (exclude or "").split(",") if c.strip()],
             primary_key=primary_key,
             options=IntegrationOptions.parse(
                 include_subitems=subitems, keep_dropdown_ids=keep_dropdown_ids, keep_labels=keep_labels,
@@ -185,6 +194,94 @@ def integrations_add(
             sync_mode=mode,
         )  # fmt: skip
         console.print(f"created integration [bold]{integration.name}[/] ({integration.id})")
+
+    with_runtime(data_dir, work)
+
+
+@integrations_app.command("add-reverse")
+def integrations_add_reverse(
+    board: Annotated[str, typer.Option(help="monday board id the rows are written to.")],
+    source: Annotated[str, typer.Option(help="Snowflake table (T, SCHEMA.T or DB.SCHEMA.T) or one SELECT.")],
+    key: Annotated[
+        str,
+        typer.Option(
+            help="COLUMN=TARGET: the Snowflake column that identifies a row, and what it matches on the "
+            "board: a column id, `name` (the item name) or `item_id`."
+        ),
+    ],
+    mapping: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--map",
+            help="COLUMN=COLUMN_ID: a Snowflake column and the monday column (or `name`) it "
+            "writes; repeat for each column.",
+        ),
+    ] = None,
+    where: Annotated[
+        str | None, typer.Option("--filter", help="A condition on the source's rows (STATUS = 'open').")
+    ] = None,
+    group: Annotated[str | None, typer.Option(help="Group id for new items (default: the top one).")] = None,
+    no_create: Annotated[
+        bool, typer.Option("--no-create", help="Don't create items for rows missing from the board.")
+    ] = False,
+    no_update: Annotated[bool, typer.Option("--no-update", help="Don't change existing items.")] = False,
+    archive_missing: Annotated[
+        bool, typer.Option("--archive-missing", help="Archive items whose key left the source.")
+    ] = False,
+    create_columns: Annotated[
+        bool,
+        typer.Option("--create-columns", help="Give unmapped source columns a new monday column each."),
+    ] = False,
+    display_errors_column: Annotated[
+        str | None, typer.Option(help="A long-text column where a failed row's error is written.")
+    ] = None,
+    schedule: Annotated[
+        str | None,
+        typer.Option(help='Schedule as JSON, e.g. \'{"schedule_type": "DAILY", "hour": 6}\'.'),
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="Integration name (default: board-<id>).")] = None,
+    monday_token: Annotated[
+        str | None,
+        typer.Option(envvar="MONDAY_SNOWFLAKE_MONDAY__TOKEN", help="monday API token.", show_default=False),
+    ] = None,
+    monday_url: Annotated[str | None, typer.Option(help="monday API URL (default from settings).")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Create a reverse sync: a Snowflake table or query written to a board's items (checked first)."""
+    from monday_snowflake.errors import ConfigurationError
+    from monday_snowflake.integrations import create_integration
+    from monday_snowflake.model import IntegrationOptions, ReverseSpec
+    from monday_snowflake.reverse.recipe import parse_assignments
+    from monday_snowflake.schedule import parse_schedule
+
+    def work(runtime: Any) -> None:
+        [(key_column, key_target)] = parse_assignments([key], "--key").items()
+        spec = ReverseSpec(
+            source=source, key_column=key_column, key_target=key_target,
+            mapping=parse_assignments(mapping or (), "--map"), filter=where, group_id=group,
+            create_missing=not no_create, update_existing=not no_update,
+            archive_missing=archive_missing, create_columns=create_columns,
+        )  # fmt: skip
+        checked = None
+        if schedule is not None:
+            try:
+                raw = json.loads(schedule)
+            except ValueError:
+                raise ConfigurationError("--schedule: give a JSON object", field="schedule") from None
+            checked = parse_schedule(
+                raw, min_interval_hours=runtime.settings.min_schedule_interval_hours
+            ).model_dump(mode="json")
+        integration = create_integration(
+            runtime, board_id=board, name=name, monday_token=monday_token, monday_url=monday_url,
+            options=IntegrationOptions(display_errors_column=display_errors_column), schedule=checked,
+            reverse=spec,
+        )  # fmt: skip
+        console.print(
+            f"created reverse integration [bold]{integration.name}[/] ({integration.id}): "
+            f"{len(spec.mapping)} column(s) -> board {integration.board_id}, key {spec.key_column} = "
+            f"{spec.key_target}",
+            highlight=False,
+        )
 
     with_runtime(data_dir, work)
 

@@ -11,7 +11,7 @@ rather than failing its first run.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from monday_snowflake.errors import ConfigurationError, TransientError
@@ -97,6 +97,23 @@ def source_index(names: Sequence[str], wanted: str, what: str) -> int:
     raise ConfigurationError(
         f"{what}: the source has no column {wanted!r} (it has {', '.join(names)})", field=what
     )
+
+
+def parse_assignments(values: Iterable[str], option: str) -> dict[str, str]:
+    """`COLUMN=TARGET` pairs as the command line gives a key or a mapping: the Snowflake column before
+    the last `=`, the monday column id (or `name` / `item_id`) after it; each column once."""
+    pairs: dict[str, str] = {}
+    for value in values:
+        column, equals, target = value.rpartition("=")
+        column, target = column.strip(), target.strip()
+        if not equals or not column or not target:
+            raise ConfigurationError(
+                f"{option}: give SNOWFLAKE_COLUMN=MONDAY_COLUMN, not {value!r}", field=option.lstrip("-")
+            )
+        if column.upper() in {c.upper() for c in pairs}:
+            raise ConfigurationError(f"{option}: {column} is given twice", field=option.lstrip("-"))
+        pairs[column] = target
+    return pairs
 
 
 def _sample(runtime: Runtime, spec: ReverseSpec) -> tuple[list[str], list[tuple[Any, ...]]]:
