@@ -293,7 +293,10 @@ def integrations_list(data_dir: DataDir = None) -> None:
     def work(runtime: Any) -> None:
         table = Table("id", "name", "board", "target")
         for i in runtime.store.list_integrations():
-            target = f"{i.target_database}.{i.target_schema}.{i.target_table or '(from board name)'}"
+            if i.reverse is not None:  # rows flow the other way: from the source to the board
+                target = f"board {i.board_id}, from {i.reverse.source}"
+            else:
+                target = f"{i.target_database}.{i.target_schema}.{i.target_table or '(from board name)'}"
             table.add_row(i.id, i.name, i.board_id, target)
         console.print(table)
 

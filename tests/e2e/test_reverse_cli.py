@@ -134,6 +134,8 @@ def test_the_switches_of_a_recipe_are_stored_as_given(served: Served, tmp_path: 
     flags = ("create_missing", "update_existing", "archive_missing", "create_columns")
     assert [recipe[f] for f in flags] == [False, False, True, True]
     assert (recipe["group_id"], recipe["filter"]) == (group, "SCORE > 0")
+    listed = run("integrations", "list", data_dir=tmp_path).stdout  # the source, not a made-up table
+    assert "switches" in listed and "from" in listed and "board name" not in listed, listed
 
 
 def test_bad_recipes_exit_non_zero_with_a_clear_message_and_create_nothing(
