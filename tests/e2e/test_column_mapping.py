@@ -224,6 +224,28 @@ def test_a_new_column_titled_like_a_deleted_one_never_writes_into_its_warehouse_
     assert_tables_equal_board(runtime, integration, served)
 
 
+def test_a_chosen_column_deleted_from_the_board_is_reported_and_keeps_its_data(
+    runtime: Runtime, served: Served
+) -> None:
+    board = served.board
+    (one,) = free_items(served, 1)
+    integration = add(runtime, served, columns=[ColumnMapping("text", "Customer notes"), "numbers"])
+    first = replicate(runtime, integration)
+    notes_before = column_values(runtime, first.table, "Customer notes")
+
+    graphql(
+        served,
+        'mutation($b: ID!) { delete_column(board_id: $b, column_id: "text") { id } }',
+        {"b": str(board.id)},
+    )
+    change(served, board.id, one.id, {"numbers": "7"})
+    second = replicate(runtime, integration)
+
+    assert second.schema_changes == {"items": {"removed_from_board": ["Customer notes"]}}
+    assert column_values(runtime, first.table, "Customer notes") == notes_before
+    assert float(column_values(runtime, first.table, "BUDGET")[one.id]) == 7
+
+
 # -- bad mappings are refused when saved -----------------------------------------------------------
 
 

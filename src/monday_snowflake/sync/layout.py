@@ -218,18 +218,21 @@ def plan_table(
     previous: Iterable[StoredColumn] = (),
     existing: Mapping[str, str] | None = None,
 ) -> TableLayout:
-    """Plan an integration's main table, rejecting mappings that name unknown columns.
+    """Plan an integration's main table, rejecting mappings the board cannot take (a chosen column
+    deleted from the board since is left out and reported, not an error).
 
     `previous` is the mapping the last successful run stored; `existing` the target table's current
     columns and types (empty if there is no table yet or it could not be read)."""
     known = {c.id: c for c in board.columns}
     errors_column = integration.options.display_errors_column
-    # a column excluded and later deleted from the board is no reason to stop
+    # a column chosen or excluded and later deleted from the board is no reason to stop: its warehouse
+    # column keeps its data and the run reports it removed (the mapping was checked when saved)
     excluded = [c for c in integration.options.exclude_columns if c in known]
-    check_mapping(board, integration.columns, excluded, primary_key=integration.primary_key)
+    mapped = [m for m in integration.columns if m.column_id in known]
+    check_mapping(board, mapped, excluded, primary_key=integration.primary_key)
     if integration.columns:
-        chosen = [known[m.column_id] for m in integration.columns]
-        explicit = {m.column_id: m.target for m in integration.columns if m.target}
+        chosen = [known[m.column_id] for m in mapped]
+        explicit = {m.column_id: m.target for m in mapped if m.target}
     else:
         # with subitems in their own table, the parent's subitems column would only repeat their ids
         # (PARENT_ITEM_ID says it), and go stale when one is deleted without the parent being updated
