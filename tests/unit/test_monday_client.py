@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import re
 import uuid
@@ -649,3 +650,35 @@ async def test_get_items_asks_100_ids_at_a_time_with_a_matching_limit() -> None:
     assert [item["id"] for item in items] == ids
     assert [(len(v["ids"]), v["limit"]) for v in seen] == [(100, 100), (100, 100), (50, 50)]
     assert all(v["columnIds"] == ["status"] for v in seen)
+
+
+async def test_pager_lets_go_of_a_page_before_the_next_is_fetched() -> None:
+    # Memory stays at one page however big the board: by the time the next page is requested, nothing
+    # of the pager's still refers to the page the caller has finished with (and has dropped).
+    board = FakeBoard(6)
+    # a container inside, as real items have (gc does not track a dict of strings only)
+    rich: list[dict[str, Any]] = [{**item, "column_values": [{"id": "status"}]} for item in board.items]
+    board.items = rich
+    alive_at_request: dict[str, list[str]] = {}
+
+    def live_item_ids() -> list[str]:
+        ids = {item["id"] for item in board.items}
+        found = (o.get("id") for o in gc.get_objects() if type(o) is dict)
+        return sorted(i for i in found if isinstance(i, str) and i in ids)
+
+    async def on_request(op: str, variables: dict[str, Any]) -> None:
+        alive_at_request[variables.get("cursor", "first")] = live_item_ids()
+
+    board.on_request = on_request
+    client, _ = make_client(board)
+    seen: list[str] = []
+    async with client:
+        async for page in client.iter_item_pages("42", page_size=2, skip_seen=False):
+            seen.extend(item["id"] for item in page)
+            del page
+        after = live_item_ids()
+    assert seen == [item["id"] for item in board.items]
+    # the board's own items are live throughout; what the client parsed must not be
+    expected = sorted(item["id"] for item in board.items)
+    assert alive_at_request == {"first": expected, "c:1": expected, "c:2": expected}
+    assert after == expected

@@ -149,15 +149,19 @@ class MondayClient:
         await self._wait_for_complexity_budget()
         MONDAY_REQUESTS.inc()
         try:
-            response = await self._http.post(self._settings.api_url, json=payload, headers=headers)
+            async with self._http.stream(
+                "POST", self._settings.api_url, json=payload, headers=headers
+            ) as response:
+                content = await _read_body(response)
         except httpx.TransportError as exc:
             transport_error = classify_transport_error(exc)
             count_error(MONDAY_ERRORS, transport_error)
             raise transport_error from exc
         try:
-            body: Any = orjson.loads(response.content)
+            body: Any = orjson.loads(content)
         except ValueError:
             body = None
+        del content  # a page's raw body is as big as a third of its parsed items: not kept past here
         per_alias = None
         if rejected is not None:
             per_alias = field_errors(response.status_code, body, secrets=(self._token,))
@@ -239,7 +243,9 @@ class MondayClient:
         """Yield a board's active items page by page (`items_page`, then root `next_items_page`).
 
         The next page is requested as soon as one arrives, before it is handed over, so the network
-        overlaps the caller's work; at most one page waits in memory. If the cursor expires, paging
+        overlaps the caller's work. The pager lets go of each page once the caller asks for the next,
+        so a caller that drops its own reference first (`del page` at the end of its loop) holds one
+        page at a time, not two, while the next is parsed. If the cursor expires, paging
         restarts from the first page and items already yielded are skipped (`skip_seen`; a caller that
         de-duplicates downstream passes False and memory stays flat however big the board). Stopping
         early? Call `aclose()` on the generator (or use `contextlib.aclosing`) so the prefetch is
@@ -289,6 +295,12 @@ class MondayClient:
                     yielded.update(str(item.get("id")) for item in items)
                 if items:
                     yield items
+                # the caller is done with this page: hold no reference to it while the next is parsed
+                del items
+            # The loop's callback that resumed this step still refers to the last page's task (and so to
+            # the page) until the step ends: end it here, or the page outlives the read into the caller's
+            # next step (a full run's first staged-file upload).
+            await asyncio.sleep(0)
         finally:
             if pending is not None:
                 await _discard(pending)
@@ -413,6 +425,19 @@ def _subitems_board_id(columns: Sequence[ColumnSpec]) -> str | None:
             if isinstance(board_ids, list) and board_ids and board_ids[0] is not None:
                 return str(board_ids[0])
     return None
+
+
+async def _read_body(response: httpx.Response) -> bytearray:
+    """The whole (decoded) body of a streamed response, held only by the caller.
+
+    httpx keeps a body read with `aread()` on the response, and a response is freed only by the
+    cycle collector (its stream refers back to it), so each page's raw bytes would linger for a
+    while after being parsed. Read this way they go as soon as the caller drops them; growing one
+    bytearray also avoids holding the chunks and their joined copy at the same time."""
+    body = bytearray()
+    async for chunk in response.aiter_bytes():
+        body += chunk
+    return body
 
 
 async def _discard(task: asyncio.Task[Any]) -> None:
