@@ -23,6 +23,7 @@ The run and its steps are recorded whatever happens.
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import socket
 import time
@@ -55,6 +56,9 @@ from monday_snowflake.sync.layout import TableLayout, plan_subitems_table, plan_
 from monday_snowflake.sync.state import SyncState
 from monday_snowflake.sync.warehouses import StagedLoad, Warehouse, WarehouseOpener
 
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+"""Writing a run's CSV files failed for want of space (or a file size limit)."""
+
 log = get_logger(__name__)
 
 T = TypeVar("T")
@@ -62,8 +66,9 @@ Progress = Callable[[int, int | None], None]
 """Called with (items done, items expected or None) as pages arrive."""
 
 # Staged files are kept small: a remote warehouse can start on them while the board is still being
-# read, and a PUT briefly holds a file in memory a few times over, which sets the run's peak memory
-# (8 MB files: 29.6 MB at 20,000 items, 30.3 MB at 100,000; 16 MB files peaked at 45-51 MB).
+# read, and a PUT briefly holds a file in memory a few times over (an 8 MB file: ~20 MB with the
+# embedded warehouse in the process; 16 MB files peaked at 45-51 MB). That stays under parsing one
+# 500-item page (~25 MB with orjson's working buffer), which sets the run's peak whatever the board's size.
 STAGED_FILE_BYTES = 8_000_000
 ITEMS, SUBITEMS = "items", "subitems"
 _ID_COLUMN = WarehouseColumn("ITEM_ID", "NUMBER(38,0)")
@@ -132,6 +137,7 @@ class BoardReplicator:
         integration = self._store.get_integration(integration_ref, account_id=account_id)
         lock_token = self._store.acquire_lock(integration.id, self._owner, self._settings.lock_ttl_seconds)
         try:
+            self._fail_interrupted_runs(integration.id)
             with bind_correlation_id(integration_id=integration.id) as correlation_id:
                 requested = "full" if full or integration.sync_mode == "full" else "incremental"
                 run_id = self._store.start_run(integration.id, requested, correlation_id, run_id=run_id)
@@ -139,6 +145,16 @@ class BoardReplicator:
                 return await run.execute()
         finally:
             self._store.release_lock(integration.id, lock_token)
+
+    def _fail_interrupted_runs(self, integration_id: str) -> None:
+        """With the integration's lock held, a run of it still marked RUNNING was interrupted: its process
+        died (kill -9, a crash, a lost machine) and its lock expired. Record it as failed, not running."""
+        for earlier in self._store.list_runs(integration_id):
+            if earlier.status == "RUNNING":
+                error = "interrupted: the process running it stopped before it finished"
+                self._store.finish_run(earlier.id, "FAILED", rows_processed=earlier.rows_processed or 0,
+                                       rows_failed=0, error=error, error_class="transient")  # fmt: skip
+                log.warning("an interrupted run was marked failed", run_id=earlier.id)
 
 
 @dataclass
@@ -215,6 +231,15 @@ class _Run:
                 stack.callback(self.blobs.delete_prefix, self.run_id)
                 state = SyncState.from_json(self.store.sync_state(self.integration.id))
                 plan = await self._replicate(stack, state)
+        except OSError as exc:
+            if exc.errno not in _DISK_FULL:
+                self._fail(exc, plan)
+                raise
+            # expected, not a bug: a readable error (no stack trace), retried once space is freed
+            where = self.settings.data_dir
+            error = TransientError(f"disk full: cannot write the run's files in {where}: {exc.strerror}")
+            self._fail(error, plan)
+            raise error from exc
         except BaseException as exc:
             self._fail(exc, plan)
             raise
@@ -354,6 +379,7 @@ class _Run:
                     self._write_subitems(subitems, item)
             items.read += len(page)
             items.written += len(page)
+            del page  # let it go before the next page is parsed: one page in memory, not two
             self._page_done(items.written, board.items_count)
 
     def _write_subitems(self, table: _Table, parent: dict[str, Any], since: datetime | None = None) -> None:
@@ -381,6 +407,7 @@ class _Run:
                     items.writer.write_row(layout.row(item, self.synced_at))
                     items.written += 1
             items.read += len(page)
+            del page  # as in _fetch_full
             self._page_done(items.written, None)
         subitems = self.tables.get(SUBITEMS)
         if subitems is None or subitems.error is not None or subitems_board is None:
@@ -395,6 +422,7 @@ class _Run:
                         parent = sub.get("parent_item") or {}
                         subitems.writer.write_row(subitems.layout.row(sub, self.synced_at, parent.get("id")))
                         subitems.written += 1
+                del page  # as in _fetch_full
                 self._page_done(items.written + subitems.written, None)
         except (PermanentError, ConfigurationError) as exc:
             subitems.error = f"the subitems board {subitems_board.id} cannot be read: {exc}"
@@ -422,6 +450,7 @@ class _Run:
                     for sub in item.get("subitems") or ():
                         subitems.keys.write_row([int(sub["id"])])
             listed += len(page)
+            del page  # as in _fetch_full
             self._renew_lock()
         log.info("listed the board's ids for reconciliation", items=listed)
 
