@@ -63,8 +63,13 @@ def timed_store(store: Store, secret_box: SecretBox, clock: ManualClock) -> Stor
 
 def make_integration(store: Store, account_id: str | None = None, name: str = "orders") -> Integration:
     account_id = account_id or store.create_account("acme").id
-    monday = store.create_connection(account_id, "monday", f"m-{name}", {"api_url": "x"}, {"token": "m"})
-    snow = store.create_connection(account_id, "snowflake", f"s-{name}", {"account": "a"}, {"token": "s"})
+    own = {"owner": "integration"}  # made for this integration, as `integrations.create_integration` does
+    monday = store.create_connection(
+        account_id, "monday", f"m-{name}", {"api_url": "x", **own}, {"token": "m"}
+    )
+    snow = store.create_connection(
+        account_id, "snowflake", f"s-{name}", {"account": "a", **own}, {"token": "s"}
+    )
     return store.create_integration(
         account_id=account_id,
         name=name,
@@ -629,8 +634,21 @@ def test_deleting_an_integration_removes_connections_only_it_used(store: Store) 
         board_id="42",
         monday_connection_id=first.monday_connection_id,  # shared
         snowflake_connection_id=store.create_connection(
-            first.account_id, "snowflake", "s-copy", {"account": "a"}, {"token": "s2"}
+            first.account_id, "snowflake", "s-copy", {"account": "a", "owner": "integration"}, {"token": "s2"}
         ).id,
+        target_database="MONDAY",
+        target_schema="PUBLIC",
+    )
+    # a stored connection (POST /connections/snowflake, the monday app's) is shared: it outlives its users
+    stored = store.create_connection(
+        first.account_id, "snowflake", "warehouse", {"account": "a"}, {"token": "s3"}
+    )
+    third = store.create_integration(
+        account_id=first.account_id,
+        name="orders-stored",
+        board_id="43",
+        monday_connection_id=first.monday_connection_id,
+        snowflake_connection_id=stored.id,
         target_database="MONDAY",
         target_schema="PUBLIC",
     )
@@ -641,6 +659,7 @@ def test_deleting_an_integration_removes_connections_only_it_used(store: Store) 
         store.get_connection(first.snowflake_connection_id)
 
     store.delete_integration(second.id)
-    assert store.list_connections(first.account_id) == []
+    store.delete_integration(third.id)
+    assert [c.id for c in store.list_connections(first.account_id)] == [stored.id]
     # the names are free again, so the same integration can be added anew
     make_integration(store, account_id=first.account_id, name="orders")
