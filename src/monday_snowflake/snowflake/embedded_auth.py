@@ -11,15 +11,13 @@ one). The real connector turns that into the same `DatabaseError` it raises agai
 from __future__ import annotations
 
 import fcntl
-import gzip
 import hashlib
 import json
-import os
 from pathlib import Path
-
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from typing import Any
 
 from monday_snowflake.errors import ConfigurationError
+from monday_snowflake.snowflake.embedded_intercept import Interceptor, snowflake_error
 
 FILE_NAME = "refused-credentials.json"
 LOGIN_PATH = "/session/v1/login-request"
@@ -76,72 +74,20 @@ def _change(path: Path, key: str, reason: str | None) -> None:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-class LoginRefusals:
+class LoginRefusals(Interceptor[dict[str, str]]):
     """ASGI wrapper that answers a login with a refused credential with Snowflake's error."""
 
-    def __init__(self, app: ASGIApp, path: Path) -> None:
-        self.app = app
-        self.path = path
-        self._cache: tuple[tuple[int, int], dict[str, str]] = ((-1, -1), {})
+    path = LOGIN_PATH
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != LOGIN_PATH or not (refusals := self._refusals()):
-            await self.app(scope, receive, send)
-            return
-        body = b""
-        more = True
-        while more:
-            message = await receive()
-            body += message.get("body", b"")
-            more = bool(message.get("more_body"))
-        reason = _refused(scope, body, refusals)
-        if reason is not None:
-            code, text = REFUSALS[reason]
-            answer = json.dumps({"data": None, "code": code, "message": text, "success": False}).encode()
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 200,
-                    "headers": [(b"content-type", b"application/json")],
-                }
-            )
-            await send({"type": "http.response.body", "body": answer})
-            return
-        replayed = False
+    def read_rules(self, path: Path) -> dict[str, str]:
+        return read_refusals(path)
 
-        async def replay() -> Message:
-            nonlocal replayed
-            if replayed:
-                return await receive()
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        await self.app(scope, replay, send)
-
-    def _refusals(self) -> dict[str, str]:
-        try:
-            stat = os.stat(self.path)
-        except OSError:
-            return {}
-        if (stat.st_mtime_ns, stat.st_size) != self._cache[0]:
-            self._cache = ((stat.st_mtime_ns, stat.st_size), read_refusals(self.path))
-        return self._cache[1]
-
-
-def _refused(scope: Scope, body: bytes, refusals: dict[str, str]) -> str | None:
-    headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
-    try:
-        if headers.get("content-encoding") == "gzip":
-            body = gzip.decompress(body)
-        data = json.loads(body)["data"]
-    except (OSError, ValueError, KeyError, TypeError):
+    def answer(self, headers: dict[str, str], request: dict[str, Any], rules: dict[str, str]) -> bytes | None:
+        data = request.get("data")
+        if not isinstance(data, dict):
+            return None
+        for key in ("TOKEN", "PASSWORD"):
+            value = data.get(key)
+            if isinstance(value, str) and value and (reason := rules.get(fingerprint(value))) is not None:
+                return snowflake_error(*REFUSALS[reason])
         return None
-    if not isinstance(data, dict):
-        return None
-    for key in ("TOKEN", "PASSWORD"):
-        value = data.get(key)
-        if isinstance(value, str) and value:
-            found = refusals.get(fingerprint(value))
-            if found is not None:
-                return found
-    return None

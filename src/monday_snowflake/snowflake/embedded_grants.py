@@ -10,16 +10,13 @@ sharing the data directory sees the same ones; `EmbeddedWarehouse.refuse` / `.al
 
 from __future__ import annotations
 
-import gzip
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
 from monday_snowflake.errors import ConfigurationError
+from monday_snowflake.snowflake.embedded_intercept import Interceptor, snowflake_error
 
 REFUSABLE = ("CREATE TABLE", "CREATE STAGE")
 FILE_NAME = "refused_privileges.json"
@@ -77,79 +74,25 @@ def refused(
     return None
 
 
-class RefusingServer:
+class RefusingServer(Interceptor[set[tuple[str, str, str]]]):
     """ASGI wrapper of fakesnow's server app that answers refused statements with Snowflake's error."""
 
-    def __init__(self, app: ASGIApp, rules_path: Path) -> None:
-        self.app = app
-        self.rules_path = rules_path
-        self._cache: tuple[tuple[int, int], set[tuple[str, str, str]]] = ((-1, -1), set())
+    path = QUERY_PATH
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != QUERY_PATH or not (rules := self._rules()):
-            await self.app(scope, receive, send)
-            return
-        body = b""
-        more = True
-        while more:
-            message = await receive()
-            body += message.get("body", b"")
-            more = bool(message.get("more_body"))
-        answer = _refusal(scope, body, rules)
-        if answer is not None:
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 200,
-                    "headers": [(b"content-type", b"application/json")],
-                }
-            )
-            await send({"type": "http.response.body", "body": answer})
-            return
-        sent = False
+    def read_rules(self, path: Path) -> set[tuple[str, str, str]]:
+        return read_refusals(path)
 
-        async def replay() -> Message:
-            nonlocal sent
-            if sent:
-                return await receive()
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        await self.app(scope, replay, send)
-
-    def _rules(self) -> set[tuple[str, str, str]]:
-        try:
-            stat = os.stat(self.rules_path)
-        except OSError:
-            return set()
-        if (stat.st_mtime_ns, stat.st_size) != self._cache[0]:
-            self._cache = ((stat.st_mtime_ns, stat.st_size), read_refusals(self.rules_path))
-        return self._cache[1]
-
-
-def _refusal(scope: Scope, body: bytes, rules: set[tuple[str, str, str]]) -> bytes | None:
-    headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
-    try:
-        if headers.get("content-encoding") == "gzip":
-            body = gzip.decompress(body)
-        sql = str(json.loads(body)["sqlText"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    session = _session(headers.get("authorization", ""))
-    database = getattr(session, "database", None)
-    schema = getattr(session, "schema", None)
-    hit = refused(sql, database, schema, rules)
-    if hit is None:
-        return None
-    message = f"SQL access control error:\nInsufficient privileges to operate on schema '{hit[1]}'"
-    return json.dumps(
-        {
-            "data": {"errorCode": "003001", "sqlState": "42501"},
-            "code": "003001",
-            "message": message,
-            "success": False,
-        }
-    ).encode()
+    def answer(
+        self, headers: dict[str, str], request: dict[str, Any], rules: set[tuple[str, str, str]]
+    ) -> bytes | None:
+        session = _session(headers.get("authorization", ""))
+        database = getattr(session, "database", None)
+        schema = getattr(session, "schema", None)
+        hit = refused(str(request.get("sqlText", "")), database, schema, rules)
+        if hit is None:
+            return None
+        message = f"SQL access control error:\nInsufficient privileges to operate on schema '{hit[1]}'"
+        return snowflake_error("003001", message, {"errorCode": "003001", "sqlState": "42501"})
 
 
 def _session(authorization: str) -> Any:
