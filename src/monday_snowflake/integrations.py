@@ -7,6 +7,7 @@ import dataclasses
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from monday_snowflake.app.oauth import monday_credentials
 from monday_snowflake.errors import ConfigurationError
 from monday_snowflake.model import BoardSpec, ColumnMapping, Integration, IntegrationOptions, ReverseSpec
 from monday_snowflake.reverse.recipe import check_reverse_recipe
@@ -60,17 +61,17 @@ def create_integration(
     store = runtime.store
     account = account_id or store.default_account().id
     monday = _monday_connection(store, account, monday_token, monday_connection_id)
-    token = monday_token or (
-        store.connection_secret(monday.id, account_id=account)["token"] if monday is not None else None
+    stored_token, stored_url = (
+        (None, None) if monday is None else monday_credentials(settings, store, monday.id)
     )
+    token = monday_token or stored_token
     token = token or (settings.monday.token.get_secret_value() if settings.monday.token else None)
     if not token:
         raise ConfigurationError(
             "a monday token is needed: pass --monday-token, install the monday app, "
             "or set MONDAY_SNOWFLAKE_MONDAY__TOKEN"
         )
-    api_url = monday_url or (monday.config.get("api_url") if monday is not None else None)
-    api_url = api_url or settings.monday.api_url
+    api_url = monday_url or stored_url or settings.monday.api_url
     snowflake = None
     if snowflake_connection_id is not None:
         snowflake = store.get_connection(snowflake_connection_id, account_id=account)

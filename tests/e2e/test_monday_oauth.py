@@ -16,7 +16,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 from tests.e2e.conftest import Served
-from tests.e2e.test_api import Api, api_settings, serving, tcp_socket
+from tests.e2e.test_api import Api, api_settings, finished_run, serving, tcp_socket
 
 from monday_sandbox.generator import seed_account
 from monday_sandbox.oauth import pkce_challenge
@@ -299,3 +299,26 @@ def test_a_trigger_state_is_saved_only_by_the_check_that_read_its_version(store:
     (saved,) = store.triggers("query_new_rows")
     assert (saved.state, saved.version) == ({"seen": ["k1"]}, trigger.version + 1)
     assert store.unsubscribe_trigger(account.id, "9") and store.triggers("query_new_rows") == []
+
+
+def test_integrations_of_an_oauth21_install_refresh_its_token_when_they_run(oauth21: Api) -> None:
+    """The app's token is the integration's: runs refresh it before it expires, and keep the rotated
+    refresh token, so an install keeps working past its first access token."""
+    api = oauth21
+    api.board.server.runtime.oauth.access_ttl_seconds = 120  # under the 5 minutes runs keep in hand
+    account_id = install(api)["account_id"]
+    key, _ = api.runtime.store.create_api_key(account_id, "tests")
+    client = api.client(key)
+    created = client.post("/integrations", json={"board_id": str(api.board.board.id), "table": "APP_ITEMS"})
+    assert created.status_code == 201, created.text
+    integration = api.runtime.store.get_integration(created.json()["id"])
+    app_connection = api.runtime.store.app_connection(account_id)
+    assert app_connection is not None and integration.monday_connection_id == app_connection.id
+    before = stored_token(api, account_id)
+
+    assert client.post(f"/integrations/{integration.id}/runs").status_code == 202
+    assert finished_run(client, integration.id)["status"] == "COMPLETED"
+
+    after = stored_token(api, account_id)
+    assert after["token"] != before["token"] and after["refresh_token"] != before["refresh_token"]
+    assert after["token"] in api.board.sandbox.data.tokens

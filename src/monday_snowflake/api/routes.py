@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from monday_snowflake.api.connections import check_integration_target, check_target_privileges
 from monday_snowflake.api.deps import AccountDep, ServiceDep
 from monday_snowflake.api.settings import refuse_if_paused
+from monday_snowflake.app.oauth import monday_credentials
 from monday_snowflake.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -395,9 +396,7 @@ def _column_mapping(columns: list[str | ColumnBody] | None) -> list[ColumnMappin
 def _check_mapping(
     service: ServiceDep, found: Integration, columns: tuple[ColumnMapping, ...], options: IntegrationOptions
 ) -> None:
-    store = service.store
-    token = store.connection_secret(found.monday_connection_id)["token"]
-    api_url = store.get_connection(found.monday_connection_id).config.get("api_url")
+    token, api_url = monday_credentials(service.settings, service.store, found.monday_connection_id)
     board = asyncio.run(read_board(service.runtime, token, api_url, found.board_id))
     check_mapping(board, columns, options.exclude_columns, primary_key=found.primary_key)
     check_display_errors_column(board, options, [c.column_id for c in columns])
@@ -406,9 +405,7 @@ def _check_mapping(
 def _check_display_errors_column(
     service: ServiceDep, found: Integration, options: IntegrationOptions
 ) -> None:
-    store = service.store
-    token = store.connection_secret(found.monday_connection_id)["token"]
-    api_url = store.get_connection(found.monday_connection_id).config.get("api_url")
+    token, api_url = monday_credentials(service.settings, service.store, found.monday_connection_id)
     board = asyncio.run(read_board(service.runtime, token, api_url, found.board_id))
     check_display_errors_column(board, options, [c.column_id for c in found.columns])
 

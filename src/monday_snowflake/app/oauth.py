@@ -21,7 +21,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import httpx
@@ -35,9 +35,12 @@ from monday_snowflake.errors import (
     TransientError,
 )
 from monday_snowflake.logs import get_logger
-from monday_snowflake.runtime import Runtime
-from monday_snowflake.settings import MondayAppSettings
+from monday_snowflake.settings import MondayAppSettings, Settings
 from monday_snowflake.store.app import InstallRecord
+
+if TYPE_CHECKING:  # the runtime builds the sync code, which asks this module for tokens
+    from monday_snowflake.runtime import Runtime
+    from monday_snowflake.store import Store
 
 log = get_logger(__name__)
 
@@ -202,25 +205,36 @@ def refresh(settings: MondayAppSettings, refresh_token: str) -> TokenSet:
 
 
 def app_token(runtime: Runtime, account_id: str, *, force_refresh: bool = False) -> str:
-    """The account's app token, refreshed first (and the rotated refresh token stored) when it is an
-    OAuth 2.1 token with less than 5 minutes left, or when `force_refresh` (after a 401)."""
-    store = runtime.store
-    connection = store.app_connection(account_id)
+    """The account's app token (see `monday_credentials`)."""
+    connection = runtime.store.app_connection(account_id)
     if connection is None:
         raise ConfigurationError("this account has not installed the monday app")
-    secret = store.connection_secret(connection.id, account_id=account_id)
+    return monday_credentials(runtime.settings, runtime.store, connection.id, force_refresh=force_refresh)[0]
+
+
+def monday_credentials(
+    settings: Settings, store: Store, connection_id: str, *, force_refresh: bool = False
+) -> tuple[str, str | None]:
+    """The token and API URL of a stored monday connection, for every caller that talks to monday.
+
+    An OAuth 2.1 token with less than 5 minutes left (or any refreshable one, with `force_refresh`,
+    after a 401) is refreshed first, and the rotated refresh token stored at once, since each works
+    only once; a refresh monday refuses marks the connection disconnected."""
+    connection = store.get_connection(connection_id)
+    secret = store.connection_secret(connection_id)
+    api_url = connection.config.get("api_url")
     expires_at = secret.get("expires_at")
     due = expires_at is not None and float(expires_at) - time.time() < REFRESH_MARGIN_SECONDS
     if not (force_refresh or due) or not secret.get("refresh_token"):
-        return str(secret["token"])
+        return str(secret["token"]), api_url
     try:
-        tokens = refresh(runtime.settings.monday_app, str(secret["refresh_token"]))
+        tokens = refresh(settings.monday_app, str(secret["refresh_token"]))
     except OAuthRefusedError:
-        store.set_connection_status(connection.id, "disconnected", account_id=account_id)
+        store.set_connection_status(connection_id, "disconnected", account_id=connection.account_id)
         raise
-    store.set_connection_secret(connection.id, tokens.secret(), account_id=account_id)
-    log.info("monday app token refreshed", account_id=account_id)
-    return tokens.access_token
+    store.set_connection_secret(connection_id, tokens.secret(), account_id=connection.account_id)
+    log.info("monday token refreshed", connection_id=connection_id, account_id=connection.account_id)
+    return tokens.access_token, api_url
 
 
 def _token_request(settings: MondayAppSettings, flow: str, body: dict[str, str]) -> TokenSet:

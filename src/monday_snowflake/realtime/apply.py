@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from monday_snowflake.app.oauth import monday_credentials
 from monday_snowflake.errors import (
     AlreadyRunningError,
     ConfigurationError,
@@ -179,9 +180,10 @@ class RealtimeApplier:
             self._back_off(integration_id)
             return result
         run_id = await asyncio.to_thread(store.start_run, integration_id, "realtime")
-        secret = store.connection_secret(integration.monday_connection_id)
-        api_url = store.get_connection(integration.monday_connection_id).config.get("api_url")
-        async with self.runtime.monday_client(secret["token"], api_url) as client:
+        token, api_url = await asyncio.to_thread(
+            monday_credentials, self.runtime.settings, store, integration.monday_connection_id
+        )
+        async with self.runtime.monday_client(token, api_url) as client:
             try:
                 await self._apply(client, integration, events, result, run_id)
             except Exception as exc:

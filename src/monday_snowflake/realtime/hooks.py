@@ -13,6 +13,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from monday_snowflake.app.oauth import monday_credentials
 from monday_snowflake.errors import ConfigurationError, MondaySnowflakeError
 from monday_snowflake.logs import get_logger
 from monday_snowflake.model import Integration
@@ -121,8 +122,8 @@ async def _delete_all(client: MondayClient, webhook_ids: list[str]) -> None:
 async def _with_client(
     runtime: Runtime, integration: Integration, work: Callable[[MondayClient], Awaitable[T]]
 ) -> T:
-    store = runtime.store
-    token = store.connection_secret(integration.monday_connection_id)["token"]
-    api_url = store.get_connection(integration.monday_connection_id).config.get("api_url")
+    token, api_url = await asyncio.to_thread(
+        monday_credentials, runtime.settings, runtime.store, integration.monday_connection_id
+    )
     async with runtime.monday_client(token, api_url) as client:
         return await work(client)

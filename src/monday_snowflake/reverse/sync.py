@@ -33,6 +33,7 @@ from typing import Any
 
 import orjson
 
+from monday_snowflake.app.oauth import monday_credentials
 from monday_snowflake.errors import AlreadyRunningError, ConfigurationError, MondaySnowflakeError
 from monday_snowflake.logs import bind_correlation_id, get_logger
 from monday_snowflake.model import BoardSpec, ColumnSpec, Integration
@@ -183,6 +184,7 @@ class _ReverseRun:
         locks: list[tuple[str, int]],
     ) -> None:
         self.store = syncer._store
+        self.settings = syncer._settings
         self.locks = locks
         self.lock_ttl = syncer._settings.lock_ttl_seconds
         self.last_renewal = time.monotonic()
@@ -219,9 +221,10 @@ class _ReverseRun:
 
     async def _run(self, stack: AsyncExitStack) -> None:
         integration, spec = self.integration, self.spec
-        secret = self.store.connection_secret(integration.monday_connection_id)
-        api_url = self.store.get_connection(integration.monday_connection_id).config.get("api_url")
-        client = await stack.enter_async_context(self.open_monday(secret["token"], api_url))
+        token, api_url = await asyncio.to_thread(
+            monday_credentials, self.settings, self.store, integration.monday_connection_id
+        )
+        client = await stack.enter_async_context(self.open_monday(token, api_url))
 
         self._begin("source")
         board = await client.get_board(integration.board_id)

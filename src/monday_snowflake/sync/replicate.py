@@ -36,6 +36,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+from monday_snowflake.app.oauth import monday_credentials
 from monday_snowflake.errors import (
     AlreadyRunningError,
     ConfigurationError,
@@ -248,9 +249,10 @@ class _Run:
     async def _replicate(self, stack: AsyncExitStack, state: SyncState) -> _Plan:
         integration = self.integration
         self._begin("fetch")
-        secret = self.store.connection_secret(integration.monday_connection_id)
-        api_url = self.store.get_connection(integration.monday_connection_id).config.get("api_url")
-        client = await stack.enter_async_context(self.open_monday(secret["token"], api_url))
+        token, api_url = await asyncio.to_thread(
+            monday_credentials, self.settings, self.store, integration.monday_connection_id
+        )
+        client = await stack.enter_async_context(self.open_monday(token, api_url))
         board = await client.get_board(integration.board_id)
         subitems_board = await self._subitems_board(client, board)
 
