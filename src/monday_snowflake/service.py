@@ -169,7 +169,7 @@ class Service:
     async def run_realtime(self, stop: asyncio.Event) -> None:
         """Apply pending webhook events until `stop` is set; applied events older than
         `keep_applied_hours` are purged now and then."""
-        applier = RealtimeApplier(self.runtime, self.enqueue_realtime_sync)
+        applier = RealtimeApplier(self.runtime, self.enqueue_realtime_sync, self.alerter.on_realtime_failure)
         settings = self.settings.realtime
         purged_at = 0.0
         while not stop.is_set():

@@ -27,9 +27,11 @@ from monday_snowflake.api.app import create_app
 from monday_snowflake.errors import CAUSES, AuthenticationError
 from monday_snowflake.integrations import create_integration
 from monday_snowflake.model import Integration
+from monday_snowflake.model.events import WebhookEvent
 from monday_snowflake.notify.email import Mailer
 from monday_snowflake.queue.handlers import classify
 from monday_snowflake.queue.worker import task_correlation_id
+from monday_snowflake.realtime.apply import RealtimeApplier
 from monday_snowflake.runtime import Runtime
 from monday_snowflake.service import Service
 from monday_snowflake.settings import EmailSettings, QueueSettings, Settings
@@ -416,3 +418,39 @@ def test_the_scheduler_alerts_ahead_of_a_credential_expiring_and_sends_the_email
     # a warning neither pauses the queue nor disconnects anything yet
     assert not service.queue.stats(account).paused
     assert store.get_connection(integration.snowflake_connection_id).status == "connected"
+
+
+def test_a_realtime_flush_that_meets_a_revoked_token_alerts_once_and_keeps_its_events(
+    served: Served, smtp: Inbox, mailing: Runtime
+) -> None:
+    runtime = mailing
+    store = runtime.store
+    integration = create_integration(
+        runtime, board_id=str(served.board.id), name="live", monday_token=TOKEN, monday_url=served.api_url
+    )
+    account = integration.account_id
+    store.create_user(account, OWNER)
+    service = Service(runtime)
+    service.enqueue_run(integration)
+    assert drain(service) == 1  # the first load, which real time starts from
+    item = served.sandbox.active_items(served.board)[0]
+    served.sandbox.revoke_token(TOKEN)
+    applier = RealtimeApplier(runtime, service.enqueue_realtime_sync, service.alerter.on_realtime_failure)
+    for n in range(3):  # monday keeps delivering; every flush fails the same way
+        event = WebhookEvent(
+            f"t-{n}", "update_column_value", str(served.board.id), str(item.id), None, "text", None
+        )
+        assert store.add_event(integration.id, event)
+        result = asyncio.run(applier.flush(integration.id))
+        assert result is not None and result.deferred is None
+
+    (alert,) = store.list_alerts(account)
+    assert (alert.cause, alert.connection_id, alert.occurrences) == (
+        "monday_auth",
+        integration.monday_connection_id,
+        3,
+    )
+    assert store.get_connection(integration.monday_connection_id).status == "disconnected"
+    (message,) = smtp.messages
+    assert TOKEN not in message.get_content()
+    assert len(store.pending_events(integration.id, 100)) == 3, "the events wait for the fix"

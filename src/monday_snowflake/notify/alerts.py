@@ -24,6 +24,7 @@ from typing import Any
 
 from monday_snowflake.errors import CAUSES, Cause, NotFoundError, cause_of
 from monday_snowflake.metrics import ALERTS
+from monday_snowflake.model import Integration
 from monday_snowflake.notify.email import Mailer, redact
 from monday_snowflake.queue.handlers import Outcome
 from monday_snowflake.queue.records import ClaimedTask
@@ -63,13 +64,44 @@ class Alerter:
 
     def record_failure(self, task: ClaimedTask, outcome: Outcome, correlation_id: str) -> AlertRecord | None:
         """Open or bump the alert for a task that failed for good; the alert if it was just opened."""
-        error = outcome.error
-        assert error is not None
+        assert outcome.error is not None
+        return self.record_error(
+            task.account_id,
+            str(task.payload.get("integration_id") or "") or None,
+            outcome.error,
+            correlation_id,
+            task_id=task.id,
+            queue_paused=outcome.pause_queue,
+        )
+
+    async def on_realtime_failure(self, integration: Integration, error: BaseException, run_id: str) -> None:
+        """The real-time applier's hook for a flush that failed: webhooks are not queue tasks, but an
+        expired token or a revoked permission stops them just the same. Never raises."""
+        try:
+            created = await asyncio.to_thread(
+                self.record_error, integration.account_id, integration.id, error, run_id
+            )
+            if created is not None:
+                await asyncio.to_thread(self.mailer.deliver_due)
+        except Exception:
+            log.exception("could not raise the alert for real-time flush %s", run_id)
+
+    def record_error(
+        self,
+        account_id: str,
+        integration_id: str | None,
+        error: BaseException,
+        correlation_id: str,
+        *,
+        task_id: str | None = None,
+        queue_paused: bool = False,
+    ) -> AlertRecord | None:
+        """Open or bump the alert for a permanent or configuration error of an integration's work; the
+        alert if it was just opened. Transient errors open none: they are retried, and the run history
+        shows them."""
         cause = cause_of(error)
         if cause.kind == "transient":
-            return None  # attempts ran out on a retryable error: the run history says so; no alert
-        account_id = task.account_id
-        integration_id = str(task.payload.get("integration_id") or "") or None
+            return None
         names: dict[str, str] = {}
         connection: ConnectionPublic | None = None
         secrets: list[str] = []
@@ -94,8 +126,8 @@ class Alerter:
                 if cause.source in wanted:
                     connection = self.store.get_connection(wanted[cause.source], account_id)
         message = redact(str(error) or type(error).__name__, secrets)
-        pause = outcome.pause_queue or cause.account_wide
-        if cause.account_wide and not outcome.pause_queue:
+        pause = queue_paused or cause.account_wide
+        if cause.account_wide and not queue_paused:
             self.queue.pause(account_id)
             log.error("pausing the queue of account %s until %s is fixed", account_id, cause.name)
         draft = self._draft(account_id, cause, message, names, connection, correlation_id)
@@ -107,7 +139,7 @@ class Alerter:
             connection_id=connection.id if connection else None,
             error_class=type(error).__name__,
             correlation_id=correlation_id,
-            task_id=task.id,
+            task_id=task_id,
             paused_queue=pause,
             email=draft,
         )

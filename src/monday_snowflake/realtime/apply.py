@@ -26,7 +26,7 @@ import asyncio
 import os
 import socket
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -76,6 +76,8 @@ ERROR_TEXT_LIMIT = 2000
 
 EnqueueSync = Callable[[Integration, str], None]
 """Queues a sync run of the integration (with the reason given) unless one is queued or running."""
+FlushFailureHook = Callable[[Integration, BaseException, str], Awaitable[None]]
+"""Told of a failed flush: the integration, the error, the flush's run id."""
 
 
 @dataclass
@@ -124,11 +126,15 @@ class _Targets:
 class RealtimeApplier:
     """Flushes the pending webhook events of integrations that are due."""
 
-    def __init__(self, runtime: Runtime, enqueue_sync: EnqueueSync) -> None:
+    def __init__(
+        self, runtime: Runtime, enqueue_sync: EnqueueSync, on_failure: FlushFailureHook | None = None
+    ) -> None:
         self.runtime = runtime
         self.store = runtime.store
         self.settings = runtime.settings.realtime
         self._enqueue_sync = enqueue_sync
+        self._on_failure = on_failure
+        """Told of every failed flush (the alerts: an expired token stops webhooks as it stops runs)."""
         self._blobs = LocalBlobStore(runtime.settings.data_dir / "files")
         self._owner = f"realtime:{socket.gethostname()}:{os.getpid()}"
         self._boards: dict[str, tuple[float, BoardSpec, BoardSpec | None]] = {}
@@ -338,6 +344,8 @@ class RealtimeApplier:
             retry_in_seconds=delay,
         )
         await self._show_errors(client, integration, result.shown_on, message)
+        if self._on_failure is not None:
+            await self._on_failure(integration, exc, run_id)
         await asyncio.to_thread(
             self.store.finish_run,
             run_id,
