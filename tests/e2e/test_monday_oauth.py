@@ -5,7 +5,9 @@ rotating refresh tokens."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -322,3 +324,28 @@ def test_integrations_of_an_oauth21_install_refresh_its_token_when_they_run(oaut
     after = stored_token(api, account_id)
     assert after["token"] != before["token"] and after["refresh_token"] != before["refresh_token"]
     assert after["token"] in api.board.sandbox.data.tokens
+
+
+def test_callers_refreshing_one_token_at_once_refresh_it_once(oauth21: Api) -> None:
+    """Runs of several integrations start together: each sees the token due, but one refresh token
+    must be spent once, or monday revokes the whole family and the install dies."""
+    api = oauth21
+    api.board.server.runtime.oauth.access_ttl_seconds = 120
+    account_id = install(api)["account_id"]
+    connection = api.runtime.store.app_connection(account_id)
+    assert connection is not None
+    before = stored_token(api, account_id)
+    start = threading.Barrier(6)
+
+    def caller() -> str:
+        start.wait()
+        return oauth.monday_credentials(api.runtime.settings, api.runtime.store, connection.id)[0]
+
+    with ThreadPoolExecutor(6) as pool:
+        tokens = set(pool.map(lambda _: caller(), range(6)))
+
+    after = stored_token(api, account_id)
+    assert tokens == {after["token"]} and after["token"] != before["token"]
+    assert after["token"] in api.board.sandbox.data.tokens, "the family was not revoked"
+    still = api.runtime.store.app_connection(account_id)
+    assert still is not None and still.status == "connected"

@@ -318,6 +318,10 @@ def test_credentials_about_to_expire_are_alerted_once(store: Store) -> None:
     # a new token resolves the warning
     store.set_connection_secret(integration.snowflake_connection_id, {"token": "pat-new"})
     assert {a.connection_id for a in store.list_alerts(account, "open")} == {integration.monday_connection_id}
+    # a token that renews itself (OAuth with a refresh token) never warns, however soon it expires
+    renewing = {"token": _jwt({"exp": int(now.timestamp()) + 600}), "refresh_token": "r", "expires_at": soon}
+    store.set_connection_secret(integration.monday_connection_id, renewing)
+    assert alerter.check_expiring_credentials(now) == []
 
 
 def _jwt(claims: dict[str, object]) -> str:

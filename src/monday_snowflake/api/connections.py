@@ -219,7 +219,7 @@ def oauth_authorize(
     expires_at = datetime.now(UTC) + STATE_TTL
     secret = service.store.connection_secret(found.id, account_id=account)
     secret.update(oauth_state_hash=_hash(nonce), oauth_state_expires_at=expires_at.isoformat())
-    service.store.set_connection_secret(found.id, secret, account_id=account)
+    service.store.set_connection_secret(found.id, secret, account_id=account, resolves=False)
     url = oauth.authorize_url(
         str(config["oauth_authorize_url"]),
         client_id=str(config["oauth_client_id"]),
@@ -379,16 +379,22 @@ def _spend_state(service: ServiceDep, state: str | None) -> tuple[str, dict[str,
     store = service.store
     try:
         found = store.get_connection(connection_id)
-        secret = store.connection_secret(connection_id)
     except MondaySnowflakeError:
         raise refused from None
-    expected = str(secret.get("oauth_state_hash") or "")
-    expires = str(secret.get("oauth_state_expires_at") or "")
-    if found.kind != "snowflake" or not expected or not hmac.compare_digest(expected, _hash(nonce)):
+    if found.kind != "snowflake":
         raise refused
-    for key in STATE_KEYS:
-        secret.pop(key, None)
-    store.set_connection_secret(connection_id, secret)
+    spent: dict[str, Any] = {}
+
+    def spend(secret: dict[str, Any]) -> dict[str, Any]:
+        # under the connection's lock, so two callbacks with one state cannot both get past here
+        expected = str(secret.get("oauth_state_hash") or "")
+        if not expected or not hmac.compare_digest(expected, _hash(nonce)):
+            raise refused
+        spent["expires"] = str(secret.get("oauth_state_expires_at") or "")
+        return {k: v for k, v in secret.items() if k not in STATE_KEYS}
+
+    secret = store.renew_connection_secret(connection_id, spend, resolves=False)
+    expires = spent["expires"]
     if not expires or datetime.fromisoformat(expires) < datetime.now(UTC):
         raise refused
     return connection_id, secret

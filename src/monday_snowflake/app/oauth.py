@@ -223,18 +223,31 @@ def monday_credentials(
     connection = store.get_connection(connection_id)
     secret = store.connection_secret(connection_id)
     api_url = connection.config.get("api_url")
-    expires_at = secret.get("expires_at")
-    due = expires_at is not None and float(expires_at) - time.time() < REFRESH_MARGIN_SECONDS
-    if not (force_refresh or due) or not secret.get("refresh_token"):
+    if not (force_refresh or _due(secret)) or not secret.get("refresh_token"):
         return str(secret["token"]), api_url
+
+    def renew(current: dict[str, Any]) -> dict[str, Any] | None:
+        # read again under the connection's lock: another process may have refreshed it meanwhile
+        if current.get("refresh_token") != secret.get("refresh_token") or not (
+            force_refresh or _due(current)
+        ):
+            return None
+        return refresh(settings.monday_app, str(current["refresh_token"])).secret()
+
     try:
-        tokens = refresh(settings.monday_app, str(secret["refresh_token"]))
+        stored = store.renew_connection_secret(connection_id, renew)
     except OAuthRefusedError:
         store.set_connection_status(connection_id, "disconnected", account_id=connection.account_id)
         raise
-    store.set_connection_secret(connection_id, tokens.secret(), account_id=connection.account_id)
-    log.info("monday token refreshed", connection_id=connection_id, account_id=connection.account_id)
-    return tokens.access_token, api_url
+    if stored.get("token") != secret.get("token"):
+        log.info("monday token refreshed", connection_id=connection_id, account_id=connection.account_id)
+    return str(stored["token"]), api_url
+
+
+def _due(secret: dict[str, Any]) -> bool:
+    """An OAuth 2.1 token with less than `REFRESH_MARGIN_SECONDS` left."""
+    expires_at = secret.get("expires_at")
+    return expires_at is not None and float(expires_at) - time.time() < REFRESH_MARGIN_SECONDS
 
 
 def _token_request(settings: MondayAppSettings, flow: str, body: dict[str, str]) -> TokenSet:

@@ -245,7 +245,10 @@ class Alerter:
 
 def credential_expiry(config: dict[str, Any], secret: dict[str, Any]) -> datetime | None:
     """When a connection's credential expires, if it says: a `token_expires_at` (ISO 8601) in its
-    config or secret, else the `exp` claim of a JWT token."""
+    config or secret, else the `exp` claim of a JWT token. None for a credential that renews itself
+    (an OAuth token with a refresh token): its access token's expiry is no one's task."""
+    if secret.get("refresh_token"):
+        return None
     for source in (config, secret):
         for key in EXPIRY_KEYS:
             value = source.get(key)

@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -241,17 +242,56 @@ class Store(RunHistory, RealtimeStore, DisplayedErrors, IntegrationSettings, Mon
         return _connection(row)
 
     def set_connection_secret(
-        self, connection_id: str, secret: dict[str, Any], account_id: str | None = None
+        self,
+        connection_id: str,
+        secret: dict[str, Any],
+        account_id: str | None = None,
+        *,
+        resolves: bool = True,
     ) -> None:
         """Replace a connection's credentials (a refreshed or re-entered token). Open credential alerts
-        of the connection are resolved: their failed work is queued again and the queue resumes."""
+        of the connection are resolved: their failed work is queued again and the queue resumes.
+        `resolves=False` for bookkeeping that fixes nothing (an OAuth state kept in the secret)."""
         with self._write() as session:
             row = one_row(session, ConnectionRow, connection_id, account_id, "connection")
             row.secret = self._box.encrypt(secret)
             row.updated_at = self._clock()
-        self.resolve_alerts(
-            account_id=row.account_id, connection_id=connection_id, credential=True, by="new credentials"
-        )
+            account = row.account_id
+        if resolves:
+            self.resolve_alerts(
+                account_id=account, connection_id=connection_id, credential=True, by="new credentials"
+            )
+
+    def renew_connection_secret(
+        self,
+        connection_id: str,
+        renew: Callable[[dict[str, Any]], dict[str, Any] | None],
+        account_id: str | None = None,
+        *,
+        resolves: bool = True,
+    ) -> dict[str, Any]:
+        """Read a connection's credentials and let `renew` replace them (None: keep them), holding the
+        connection's row the whole time: two processes never refresh one credential at once (a rotating
+        refresh token works once, and monday revokes the whole family when one is used twice). Returns
+        the credentials as stored after."""
+        with self._write() as session:
+            row = session.scalars(
+                select(ConnectionRow).where(ConnectionRow.id == connection_id).with_for_update()
+            ).first()
+            if row is None or (account_id is not None and row.account_id != account_id):
+                raise NotFoundError(f"connection '{connection_id}' not found", connection_id=connection_id)
+            current = self._box.decrypt(row.secret)
+            renewed = renew(current)
+            if renewed is None:
+                return current
+            row.secret = self._box.encrypt(renewed)
+            row.updated_at = self._clock()
+            account = row.account_id
+        if resolves:
+            self.resolve_alerts(
+                account_id=account, connection_id=connection_id, credential=True, by="new credentials"
+            )
+        return renewed
 
     def rotate_secrets(self) -> int:
         """Re-encrypt every stored credential with the box's first (newest) key; returns how many."""
