@@ -84,8 +84,10 @@ class AppEvents:
         subscription: dict[str, Any] | None = None,
         secret: str | None = None,
         expires_in: float = 300,
+        account_id: int | str | None = None,
     ) -> tuple[dict[str, Any], str]:
-        """(body, Authorization JWT) of an app lifecycle webhook about the sandbox's account."""
+        """(body, Authorization JWT) of an app lifecycle webhook about the sandbox's account (or, for
+        tests of several accounts, the one named: body and JWT both say it, as monday's do)."""
         with self.sandbox.lock:
             user = self.sandbox.default_user()
             account = self.sandbox.account
@@ -99,7 +101,7 @@ class AppEvents:
             "user_cluster": "other",
             "account_tier": "pro",
             "account_max_users": 50,
-            "account_id": account.id,
+            "account_id": account.id if account_id is None else account_id,
             "account_name": account.name,
             "account_slug": account.slug,
             "version_data": {"major": 1, "minor": 0, "patch": 0, "type": "major", "number": 1},
@@ -110,7 +112,10 @@ class AppEvents:
             data["subscription"] = subscription
         token = jwt.encode(
             {
-                "dat": {"account_id": account.id, "app_id": self.app_id},
+                "dat": {
+                    "account_id": account.id if account_id is None else account_id,
+                    "app_id": self.app_id,
+                },
                 "iat": int(now),
                 "exp": int(now + expires_in),
             },

@@ -68,11 +68,8 @@ def served_two() -> Iterator[TwoBoards]:
 
 
 def lifecycle(world_api: Api, apps: AppEvents, event_type: str, **options: Any) -> httpx.Response:
-    account = options.pop("account_id", None)
     authorization = options.pop("authorization", "")
     body, token = apps.lifecycle_event(event_type, **options)
-    if account is not None:
-        body["data"]["account_id"] = account
     headers = (
         {"Authorization": token if authorization == "" else authorization}
         if authorization is not None
@@ -224,6 +221,13 @@ def test_lifecycle_events_need_the_client_secret_jwt_and_update_the_account(worl
         response = lifecycle(api, apps, "app_subscription_created", subscription=PLAN, **bad)
         assert response.status_code == 401, (bad, response.text)
     assert store.get_flag(SUBSCRIPTION_FLAG, world.a.account_id) is None
+    # one account's signed event replayed with another account in its body: refused, B untouched
+    body, token = apps.lifecycle_event("uninstall")
+    body["data"]["account_id"] = OTHER_MONDAY_ACCOUNT
+    replayed = httpx.post(f"{api.url}/events/monday", json=body, headers={"Authorization": token}, timeout=60)
+    assert replayed.status_code == 401, replayed.text
+    assert world.b.client.get("/integrations").status_code == 200
+    assert [i["id"] for i in world.b.client.get("/integrations").json()] == [world.b_integration["id"]]
 
     created = lifecycle(api, apps, "app_subscription_created", subscription=PLAN)
     assert created.status_code == 200, created.text

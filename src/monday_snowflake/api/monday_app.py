@@ -59,7 +59,7 @@ def lifecycle_event(
 ) -> Any:
     """install / uninstall / app_subscription_*: 401 without a valid JWT, 404 for an account that
     never installed the app."""
-    verify_lifecycle(service.settings.monday_app, authorization)
+    verify_lifecycle(service.settings.monday_app, authorization, body)
     return lifecycle.handle_event(service.runtime, body)
 
 

@@ -66,11 +66,19 @@ def _decode(
     return claims
 
 
-def verify_lifecycle(settings: MondayAppSettings, authorization: str | None) -> dict[str, Any]:
+def verify_lifecycle(settings: MondayAppSettings, authorization: str | None, body: Any) -> dict[str, Any]:
     """The claims of a lifecycle webhook's JWT (signed with the client secret); 401 otherwise. Its
-    claims are not documented (API-FACTS 10.10), so `exp` is checked when present, not required."""
+    claims are not documented (API-FACTS 10.10), so `exp` is checked when present, not required; an
+    account it names (`dat.account_id`) must be the one the body is about, so one event's JWT cannot
+    be replayed against another account."""
     secret = _secret(settings.client_secret, "client secret")
-    return _decode(bearer(authorization), secret, "lifecycle event", require_exp=False)
+    claims = _decode(bearer(authorization), secret, "lifecycle event", require_exp=False)
+    signed = (claims.get("dat") or {}).get("account_id") if isinstance(claims.get("dat"), dict) else None
+    data = body.get("data") if isinstance(body, dict) else None
+    about = data.get("account_id") if isinstance(data, dict) else None
+    if signed is not None and str(signed) != str(about):
+        raise AuthenticationError("the lifecycle event's JWT was signed for another account")
+    return claims
 
 
 def verify_automation(
