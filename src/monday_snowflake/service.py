@@ -124,6 +124,7 @@ class Service:
                 )
             finally:  # monday automations waiting for this run to finish (app/triggers.py)
                 await asyncio.to_thread(reverse_run_finished, self.runtime, integration_id, task.account_id)
+            await self._resolved_by_success(integration)
             return {"run_id": reverse.run_id, "kind": "reverse", "items": reverse.changed}
         result = await self.runtime.replicator().replicate(
             integration_id,
@@ -131,7 +132,19 @@ class Service:
             full=bool(payload.get("full")),
             run_id=promised or None,
         )
+        await self._resolved_by_success(integration)
         return {"run_id": result.run_id, "kind": result.kind, "items": result.items}
+
+    async def _resolved_by_success(self, integration: Integration) -> None:
+        """A run that went through proves its integration's problems fixed (a privilege granted, a
+        board shared again): their alerts close, without running the failed work again."""
+        await asyncio.to_thread(
+            self.store.resolve_alerts,
+            account_id=integration.account_id,
+            integration_id=integration.id,
+            by="a run succeeded",
+            requeue=False,
+        )
 
     def _run_exists(self, run_id: str, account_id: str) -> bool:
         try:

@@ -35,7 +35,9 @@ from monday_snowflake.realtime.apply import RealtimeApplier
 from monday_snowflake.runtime import Runtime
 from monday_snowflake.service import Service
 from monday_snowflake.settings import EmailSettings, QueueSettings, Settings
+from monday_snowflake.snowflake.embedded import EmbeddedWarehouse
 from monday_snowflake.snowflake.embedded_auth import refuse_credential
+from monday_snowflake.snowflake.naming import quote_identifier
 from monday_snowflake.store.alerts import EmailDraft
 
 EXPIRED = CAUSES["snowflake_token_expired"]
@@ -454,3 +456,52 @@ def test_a_realtime_flush_that_meets_a_revoked_token_alerts_once_and_keeps_its_e
     (message,) = smtp.messages
     assert TOKEN not in message.get_content()
     assert len(store.pending_events(integration.id, 100)) == 3, "the events wait for the fix"
+
+
+def test_a_missing_privilege_fails_its_integration_only_and_a_run_after_the_grant_resolves_it(
+    served: Served, smtp: Inbox, mailing: Runtime
+) -> None:
+    runtime = mailing
+    store = runtime.store
+    target = runtime.settings.snowflake
+    other_schema = target.schema_name + "_OTHER"
+    blocked = create_integration(
+        runtime, board_id=str(served.board.id), name="blocked", monday_token=TOKEN, monday_url=served.api_url
+    )
+    fine = create_integration(
+        runtime,
+        board_id=str(served.board.id),
+        name="fine",
+        monday_token=TOKEN,
+        monday_url=served.api_url,
+        schema=other_schema,
+    )
+    account = blocked.account_id
+    store.create_user(account, OWNER)
+    session = runtime.open_warehouse()
+    try:
+        schema = f"{quote_identifier(target.database)}.{quote_identifier(other_schema)}"
+        session.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    finally:
+        session.close()
+    warehouse = EmbeddedWarehouse(runtime.settings.data_dir)
+    warehouse.refuse("CREATE TABLE", target.database, target.schema_name)
+    service = Service(runtime)
+    failed = service.enqueue_run(blocked)
+    ran = service.enqueue_run(fine)
+    drain(service)
+
+    assert service.queue.get(failed.task.id).status == "FAILED"
+    assert service.queue.get(ran.task.id).status == "SUCCEEDED"  # the other integration went on
+    assert not service.queue.stats(account).paused
+    (alert,) = store.list_alerts(account, "open")
+    assert (alert.cause, alert.integration_id) == ("snowflake_privilege", blocked.id)
+    assert store.get_connection(blocked.snowflake_connection_id).status == "connected"
+
+    warehouse.allow("CREATE TABLE", target.database, target.schema_name)  # the GRANT was run
+    service.enqueue_run(blocked)
+    assert drain(service) == 1
+    assert store.list_alerts(account, "open") == []
+    assert store.get_alert(alert.id).resolved_by == "a run succeeded"
+    assert_tables_equal_board(runtime, store.get_integration(blocked.id), served)
+    assert len(smtp.messages) == 1

@@ -19,14 +19,14 @@ from monday_snowflake.errors import (
     AuthenticationError,
     ConfigurationError,
     PermanentError,
-    PermissionDeniedError,
     RateLimitedError,
     TransientError,
 )
 
-PAUSE_ON_DEFAULT: tuple[type[BaseException], ...] = (AuthenticationError, PermissionDeniedError)
+PAUSE_ON_DEFAULT: tuple[type[BaseException], ...] = (AuthenticationError,)
 """Errors after which the account's whole queue is paused: its other tasks would fail the same way
-until a person fixes the credential."""
+until a person fixes the credential. A missing permission or privilege concerns one board or table,
+so it fails its own integration's work only (and raises its alert)."""
 
 
 @dataclass(frozen=True)

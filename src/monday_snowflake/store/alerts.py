@@ -227,9 +227,11 @@ class AlertStore(StoreBase):
         integration_id: str | None = None,
         credential: bool | None = None,
         by: str,
+        requeue: bool = True,
     ) -> list[AlertRecord]:
         """Resolve the account's open alerts of a connection or an integration; `credential` limits
-        them to credential causes (True) or other causes (False)."""
+        them to credential causes (True) or other causes (False). Without `requeue` (the work has just
+        succeeded), the tasks that failed with them are not run again."""
         stmt = select(AlertRow).where(AlertRow.account_id == account_id, AlertRow.status == "open")
         if connection_id is not None:
             stmt = stmt.where(AlertRow.connection_id == connection_id)
@@ -243,16 +245,18 @@ class AlertStore(StoreBase):
         with self._write() as session:
             rows = list(session.scalars(stmt.with_for_update()))
             if rows:
-                self._resolve_rows(session, rows, by)
+                self._resolve_rows(session, rows, by, requeue=requeue)
             return [_alert(r) for r in rows]
 
-    def _resolve_rows(self, session: Session, rows: Sequence[AlertRow], by: str) -> None:
+    def _resolve_rows(
+        self, session: Session, rows: Sequence[AlertRow], by: str, *, requeue: bool = True
+    ) -> None:
         now = self._clock()
         account_ids = {r.account_id for r in rows}
         for row in rows:
             row.status, row.open_key = "resolved", None
             row.resolved_at, row.resolved_by = now, by
-            if row.task_ids:
+            if row.task_ids and requeue:
                 # The work that failed with this problem runs again, with a fresh set of attempts. Its
                 # attempt count goes on, so the handler knows an earlier attempt ran (and recorded a run).
                 session.execute(
