@@ -824,6 +824,10 @@ def test_a_revoked_monday_token_fails_the_run_pauses_the_queue_and_counts_in_the
     # one request refused, not retried: an authentication error is permanent
     assert (metric(api, "monday_snowflake_monday_requests_total") or 0.0) - requests_before >= 1
     assert metric(api, auth_errors[0], **auth_errors[1]) == before[auth_errors[0]] + 1
+    # the worker counts the task once it has recorded it, a moment after the run
+    wait_for(
+        lambda: metric(api, failed_tasks[0], **failed_tasks[1]) != before[failed_tasks[0]], 10, "the count"
+    )
     assert metric(api, failed_tasks[0], **failed_tasks[1]) == before[failed_tasks[0]] + 1
 
 

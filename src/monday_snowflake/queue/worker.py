@@ -242,6 +242,9 @@ class Worker:
                     type(outcome.error).__name__,
                     outcome.error,
                 )
+            if outcome.pause_queue:  # before the task is settled: no one sees it failed and the queue running
+                log.error("pausing the queue of account %s until a person acts", task.account_id)
+                await asyncio.to_thread(self.queue.pause, task.account_id)
             after = await asyncio.to_thread(
                 self.queue.fail,
                 task.id,
@@ -252,9 +255,6 @@ class Worker:
                 counted=not outcome.waiting,
             )
             TASKS.labels(task.kind, "failed" if after.status == "FAILED" else "retried").inc()
-            if outcome.pause_queue:
-                log.error("pausing the queue of account %s until a person acts", task.account_id)
-                await asyncio.to_thread(self.queue.pause, task.account_id)
             if after.status == "FAILED" and self.on_failure is not None:
                 try:
                     await self.on_failure(task, outcome, task_correlation_id(task))
