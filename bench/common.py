@@ -151,6 +151,6 @@ class _StreamedOnce(httpx.AsyncByteStream):
 def use_transport(runtime: Runtime, transport: httpx.AsyncBaseTransport | None) -> None:
     """Route the runtime's monday client through `transport` (None: the network again)."""
     settings = runtime.settings.monday
-    runtime.monday_client = lambda token, api_url=None: MondayClient(  # type: ignore[method-assign]
-        settings, token, transport=transport
+    runtime.monday_client = lambda token, api_url=None, renew_token=None: MondayClient(  # type: ignore[method-assign]
+        settings, token, transport=transport, renew_token=renew_token
     )

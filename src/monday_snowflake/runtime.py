@@ -5,6 +5,7 @@ Commands, the demo and tests create a `Runtime`; nothing here is global.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import make_url
@@ -41,11 +42,13 @@ class Runtime:
             raise TransientError(f"the state database at {shown} is not reachable: {reason}") from exc
         self.store = Store(engine, load_or_create_key(settings))
 
-    def monday_client(self, token: str, api_url: str | None = None) -> MondayClient:
+    def monday_client(
+        self, token: str, api_url: str | None = None, renew_token: Callable[[], Awaitable[str]] | None = None
+    ) -> MondayClient:
         monday = self.settings.monday
         if api_url:
             monday = monday.model_copy(update={"api_url": api_url})
-        return MondayClient(monday, token)
+        return MondayClient(monday, token, renew_token=renew_token)
 
     def open_warehouse(
         self, connection_id: str | None = None, account_id: str | None = None

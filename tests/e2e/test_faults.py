@@ -149,9 +149,9 @@ def test_an_exhausted_complexity_budget_is_waited_out(runtime: Runtime, served: 
         waits.append(seconds)
         served.sandbox.clock.advance(seconds)
 
-    def client(token: str, api_url: str | None = None) -> MondayClient:
+    def client(token: str, api_url: str | None = None, renew_token: Any = None) -> MondayClient:
         settings = runtime.settings.monday.model_copy(update={"api_url": api_url})
-        return MondayClient(settings, token, sleep=on_the_sandbox_clock)
+        return MondayClient(settings, token, sleep=on_the_sandbox_clock, renew_token=renew_token)
 
     served.sandbox.clock.advance(61)  # a fresh budget window
     served.sandbox.settings.complexity_budget = 8_000  # two pages of this board a minute (~3,500 each)

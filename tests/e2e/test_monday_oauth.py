@@ -349,3 +349,24 @@ def test_callers_refreshing_one_token_at_once_refresh_it_once(oauth21: Api) -> N
     assert after["token"] in api.board.sandbox.data.tokens, "the family was not revoked"
     still = api.runtime.store.app_connection(account_id)
     assert still is not None and still.status == "connected"
+
+
+def test_a_run_whose_token_monday_refuses_refreshes_it_and_goes_on(oauth21: Api) -> None:
+    """A token can die before its `exp` says (monday revoked it, a long run outlived it): the client
+    asks for a fresh one on the 401 and sends the request again, instead of failing the run."""
+    api = oauth21
+    api.board.server.runtime.oauth.access_ttl_seconds = 3600  # far from due: no refresh up front
+    account_id = install(api)["account_id"]
+    key, _ = api.runtime.store.create_api_key(account_id, "tests")
+    client = api.client(key)
+    created = client.post("/integrations", json={"board_id": str(api.board.board.id), "table": "APP_ITEMS"})
+    assert created.status_code == 201, created.text
+    before = stored_token(api, account_id)
+    api.board.sandbox.revoke_token(before["token"])
+
+    assert client.post(f"/integrations/{created.json()['id']}/runs").status_code == 202
+    assert finished_run(client, created.json()["id"])["status"] == "COMPLETED"
+
+    after = stored_token(api, account_id)
+    assert after["token"] != before["token"] and after["token"] in api.board.sandbox.data.tokens
+    assert api.runtime.store.list_alerts(account_id) == []

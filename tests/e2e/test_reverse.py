@@ -444,9 +444,9 @@ def test_an_exhausted_complexity_budget_is_waited_out_and_the_run_finishes(
         waits.append(seconds)
         served.sandbox.clock.advance(seconds)
 
-    def client(token: str, api_url: str | None = None) -> MondayClient:
+    def client(token: str, api_url: str | None = None, renew_token: Any = None) -> MondayClient:
         return MondayClient(runtime.settings.monday.model_copy(update={"api_url": api_url}), token,
-                            sleep=on_the_sandbox_clock)  # fmt: skip
+                            sleep=on_the_sandbox_clock, renew_token=renew_token)  # fmt: skip
 
     monkeypatch.setattr(runtime, "monday_client", client)
     served.sandbox.settings.complexity_budget = 150_000  # about a dozen writes a minute

@@ -19,6 +19,7 @@ import hashlib
 import hmac
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -242,6 +243,19 @@ def monday_credentials(
     if stored.get("token") != secret.get("token"):
         log.info("monday token refreshed", connection_id=connection_id, account_id=connection.account_id)
     return str(stored["token"]), api_url
+
+
+def token_renewer(settings: Settings, store: Store, connection_id: str) -> Callable[[], Awaitable[str]]:
+    """What a `MondayClient` asks for a new token when monday refuses its own: the connection's token
+    refreshed (or the one another process refreshed meanwhile)."""
+
+    async def renew() -> str:
+        token, _ = await asyncio.to_thread(
+            monday_credentials, settings, store, connection_id, force_refresh=True
+        )
+        return token
+
+    return renew
 
 
 def _due(secret: dict[str, Any]) -> bool:

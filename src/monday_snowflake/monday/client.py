@@ -23,7 +23,7 @@ import graphql
 import httpx
 import orjson
 
-from monday_snowflake.errors import CursorExpiredError, NotFoundError, TransientError
+from monday_snowflake.errors import AuthenticationError, CursorExpiredError, NotFoundError, TransientError
 from monday_snowflake.metrics import MONDAY_ERRORS, MONDAY_REQUESTS, count_error
 from monday_snowflake.model.board import BoardSpec, ColumnSpec
 from monday_snowflake.monday import queries
@@ -54,9 +54,13 @@ class MondayClient:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         random: Callable[[], float] = _random.random,
         clock: Callable[[], float] = time.monotonic,
+        renew_token: Callable[[], Awaitable[str]] | None = None,
     ) -> None:
         self._settings = settings
         self._token = token
+        self._renew_token = renew_token
+        """Asked for a new token when monday refuses this one (an OAuth 2.1 token that expired during a
+        long run); the request is then sent once more with it."""
         self._sleep = sleep
         self._random = random
         self._clock = clock
@@ -144,7 +148,12 @@ class MondayClient:
         return data, dict(rejected)
 
     async def _send(
-        self, payload: dict[str, Any], headers: dict[str, str], *, rejected: dict[str, str] | None = None
+        self,
+        payload: dict[str, Any],
+        headers: dict[str, str],
+        *,
+        rejected: dict[str, str] | None = None,
+        renewed: bool = False,
     ) -> dict[str, Any]:
         await self._wait_for_complexity_budget()
         MONDAY_REQUESTS.inc()
@@ -180,6 +189,12 @@ class MondayClient:
             )
         if error is not None:
             count_error(MONDAY_ERRORS, error)
+            if isinstance(error, AuthenticationError) and self._renew_token is not None and not renewed:
+                token = await self._renew_token()
+                if token != self._token:
+                    self._token = token
+                    self._http.headers["Authorization"] = token
+                    return await self._send(payload, headers, rejected=rejected, renewed=True)
             raise error
         assert isinstance(data, dict)
         self._note_complexity(data.get("complexity"))

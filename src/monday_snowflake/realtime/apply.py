@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from monday_snowflake.app.oauth import monday_credentials
+from monday_snowflake.app.oauth import monday_credentials, token_renewer
 from monday_snowflake.errors import (
     AlreadyRunningError,
     ConfigurationError,
@@ -189,7 +189,8 @@ class RealtimeApplier:
         token, api_url = await asyncio.to_thread(
             monday_credentials, self.runtime.settings, store, integration.monday_connection_id
         )
-        async with self.runtime.monday_client(token, api_url) as client:
+        renew = token_renewer(self.runtime.settings, store, integration.monday_connection_id)
+        async with self.runtime.monday_client(token, api_url, renew) as client:
             try:
                 await self._apply(client, integration, events, result, run_id)
             except Exception as exc:

@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from monday_snowflake.app.oauth import monday_credentials
+from monday_snowflake.app.oauth import monday_credentials, token_renewer
 from monday_snowflake.errors import ConfigurationError, MondaySnowflakeError
 from monday_snowflake.logs import get_logger
 from monday_snowflake.model import Integration
@@ -125,5 +125,6 @@ async def _with_client(
     token, api_url = await asyncio.to_thread(
         monday_credentials, runtime.settings, runtime.store, integration.monday_connection_id
     )
-    async with runtime.monday_client(token, api_url) as client:
+    renew = token_renewer(runtime.settings, runtime.store, integration.monday_connection_id)
+    async with runtime.monday_client(token, api_url, renew) as client:
         return await work(client)

@@ -33,7 +33,7 @@ from typing import Any
 
 import orjson
 
-from monday_snowflake.app.oauth import monday_credentials
+from monday_snowflake.app.oauth import monday_credentials, token_renewer
 from monday_snowflake.errors import AlreadyRunningError, ConfigurationError, MondaySnowflakeError
 from monday_snowflake.logs import bind_correlation_id, get_logger
 from monday_snowflake.model import BoardSpec, ColumnSpec, Integration
@@ -224,7 +224,8 @@ class _ReverseRun:
         token, api_url = await asyncio.to_thread(
             monday_credentials, self.settings, self.store, integration.monday_connection_id
         )
-        client = await stack.enter_async_context(self.open_monday(token, api_url))
+        renew = token_renewer(self.settings, self.store, integration.monday_connection_id)
+        client = await stack.enter_async_context(self.open_monday(token, api_url, renew))
 
         self._begin("source")
         board = await client.get_board(integration.board_id)

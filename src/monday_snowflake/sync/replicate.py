@@ -36,7 +36,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from monday_snowflake.app.oauth import monday_credentials
+from monday_snowflake.app.oauth import monday_credentials, token_renewer
 from monday_snowflake.errors import (
     AlreadyRunningError,
     ConfigurationError,
@@ -76,7 +76,9 @@ _ID_COLUMN = WarehouseColumn("ITEM_ID", "NUMBER(38,0)")
 
 
 class MondayOpener(Protocol):
-    def __call__(self, token: str, api_url: str | None) -> MondayClient: ...
+    def __call__(
+        self, token: str, api_url: str | None, renew_token: Callable[[], Awaitable[str]] | None = None
+    ) -> MondayClient: ...
 
 
 @dataclass
@@ -252,7 +254,8 @@ class _Run:
         token, api_url = await asyncio.to_thread(
             monday_credentials, self.settings, self.store, integration.monday_connection_id
         )
-        client = await stack.enter_async_context(self.open_monday(token, api_url))
+        renew = token_renewer(self.settings, self.store, integration.monday_connection_id)
+        client = await stack.enter_async_context(self.open_monday(token, api_url, renew))
         board = await client.get_board(integration.board_id)
         subitems_board = await self._subitems_board(client, board)
 
