@@ -489,6 +489,13 @@ def test_write_item_upserts_one_row_per_item_and_refuses_a_bad_table_name(world:
     )
     refused_in_mondays_format(bad, 400, 6000)
     assert table_exists(world, "A_ITEMS")
+    b_rows = len(table_rows(world, "B_ITEMS"))
+    for replicated in ("A_ITEMS", "B_ITEMS"):  # a board's replica, A's own or another account's
+        into = automation(
+            world, "/monday/actions/write-item", {"inboundFieldValues": {**fields, "tableName": replicated}}
+        )
+        refused_in_mondays_format(into, 400, 6000)
+    assert len(table_rows(world, "B_ITEMS")) == b_rows
     foreign = automation(
         world,
         "/monday/actions/write-item",
@@ -648,7 +655,15 @@ def test_query_new_rows_posts_each_new_row_once(world: World) -> None:
         },
     )
     refused_in_mondays_format(foreign, 404, 6000)
+    # the server's shared warehouse: A may read A's integration tables only, never B's
+    b_table = ".".join(quote_identifier(p) for p in (settings.database, settings.schema_name, "B_ITEMS"))
+    for query in (f"SELECT ID, EMAIL FROM {table}", f"SELECT * FROM {b_table}", "SELECT * FROM B_ITEMS"):
+        reads = automation(
+            world, path, {"webhookUrl": url, "subscriptionId": 777, "inputFields": {**fields, "query": query}}
+        )
+        refused_in_mondays_format(reads, 403, 6000)
     assert api.runtime.store.triggers("query_new_rows") == []
+    add_integration(api, world.a, world.board, "signups", with_app=True, table="SIGNUPS")  # now A's
     ok = automation(world, path, {"webhookUrl": url, "subscriptionId": 777, "inputFields": fields})
     assert ok.status_code == 200, ok.text
 

@@ -143,6 +143,7 @@ def create_snowflake_connection(
         "database": body.database,
         "schema_name": body.schema_name,
         "role": body.role,
+        "owner": "account",  # the account's own credentials, not the server's (see app/triggers.py)
     }
     if isinstance(body.auth, OAuthAuth):
         config.update(_oauth_config(body.auth, body.account, request))

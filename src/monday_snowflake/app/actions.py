@@ -30,6 +30,7 @@ from monday_snowflake.model.events import WebhookEvent
 from monday_snowflake.realtime.apply import RealtimeApplier
 from monday_snowflake.snowflake.naming import quote_identifier, sanitise_identifier
 from monday_snowflake.snowflake.sql import table_ref
+from monday_snowflake.sync.layout import SUBITEMS_TABLE_SUFFIX
 
 if TYPE_CHECKING:
     from monday_snowflake.service import Service
@@ -168,6 +169,7 @@ def write_item(service: Service, request: ActionRequest) -> dict[str, Any]:
             values[column] = cell.get("text")
     columns = [*FIXED_COLUMNS, *(WarehouseColumn(c, "VARCHAR") for c in values if c not in _FIXED_NAMES)]
     table = TableRef(integration.target_database, integration.target_schema, name)
+    _refuse_replicated_table(service, table)
     warehouse = service.runtime.open_warehouse(integration.snowflake_connection_id)
     try:
         warehouse.ensure_table(table, columns, KEY)
@@ -178,6 +180,21 @@ def write_item(service: Service, request: ActionRequest) -> dict[str, Any]:
 
 
 _FIXED_NAMES = frozenset(c.name for c in FIXED_COLUMNS)
+
+
+def _refuse_replicated_table(service: Service, table: TableRef) -> None:
+    """An integration's table (any account's) holds a board as replication keeps it: a row written
+    into it by an action would be wrong there, and on a shared warehouse it may be another account's."""
+    wanted = (table.database.upper(), table.schema.upper(), table.name.upper())
+    for other in service.store.list_integrations():
+        if other.reverse is not None or not other.target_table:
+            continue
+        for name in (other.target_table, other.target_table + SUBITEMS_TABLE_SUFFIX):
+            if (other.target_database.upper(), other.target_schema.upper(), name.upper()) == wanted:
+                raise ConfigurationError(
+                    f"tableName {table.name!r} is a replicated board's table; choose another name",
+                    field="tableName",
+                )
 
 
 def _merge_one(table: TableRef, names: list[str]) -> str:

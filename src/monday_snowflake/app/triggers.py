@@ -23,11 +23,18 @@ from typing import Any
 import httpx
 
 from monday_snowflake.app.tokens import trigger_jwt
-from monday_snowflake.errors import ConfigurationError, MondaySnowflakeError, NotFoundError
+from monday_snowflake.errors import (
+    ConfigurationError,
+    MondaySnowflakeError,
+    NotFoundError,
+    PermissionDeniedError,
+)
 from monday_snowflake.logs import get_logger
-from monday_snowflake.model.reverse import check_read_only
+from monday_snowflake.model import Integration
+from monday_snowflake.model.reverse import check_read_only, tables_read
 from monday_snowflake.runtime import Runtime
 from monday_snowflake.store.app import TriggerRecord
+from monday_snowflake.sync.layout import SUBITEMS_TABLE_SUFFIX
 
 log = get_logger(__name__)
 
@@ -69,6 +76,7 @@ def subscribe(runtime: Runtime, account_id: str, kind: str, body: Any) -> dict[s
         if not query:
             raise ConfigurationError("inputFields.query is required", field="query")
         check_read_only(query, "query")
+        check_tables_readable(runtime, integration, query)
         fields = {**fields, "query": query}
     trigger = runtime.store.subscribe_trigger(
         account_id,
@@ -161,6 +169,7 @@ def _check(runtime: Runtime, trigger: TriggerRecord) -> int:
         return 0
     query = str(trigger.input_fields.get("query") or "")
     check_read_only(query, "query")
+    check_tables_readable(runtime, integration, query)
     warehouse = runtime.open_warehouse(integration.snowflake_connection_id)
     try:
         names, rows = warehouse.query(f"SELECT * FROM ({query}) AS TRIGGER_SOURCE LIMIT {MAX_ROWS_READ}")
@@ -185,6 +194,33 @@ def _check(runtime: Runtime, trigger: TriggerRecord) -> int:
     if not runtime.store.save_trigger_state(trigger.id, trigger.version, state):
         return 0  # another scheduler checked it meanwhile and posts these rows
     return sum(post(runtime, trigger, _row_fields(trigger, names, row)) for _, row in new)
+
+
+def check_tables_readable(runtime: Runtime, integration: Integration, query: str) -> None:
+    """On the server's shared warehouse credentials (the embedded warehouse, or the operator's
+    Snowflake role that every account's default integrations load with), a query may read only the
+    account's own integration tables: another account's tables are in reach of that role, not theirs.
+    An integration on the account's own Snowflake connection reads whatever its role may."""
+    store = runtime.store
+    config = store.get_connection(integration.snowflake_connection_id).config
+    if config.get("owner") == "account" and config.get("mode") == "snowflake":
+        return
+    own: set[tuple[str, str, str]] = set()
+    for other in store.list_integrations(account_id=integration.account_id):
+        if other.reverse is None and other.target_table:
+            for name in (other.target_table, other.target_table + SUBITEMS_TABLE_SUFFIX):
+                own.add((other.target_database.upper(), other.target_schema.upper(), name.upper()))
+    database = str(config.get("database") or integration.target_database)
+    schema = str(config.get("schema_name") or integration.target_schema)
+    for db, sch, name in tables_read(query):
+        wanted = ((db or database).upper(), (sch or schema).upper(), name.upper())
+        if wanted not in own:
+            raise PermissionDeniedError(
+                f"query: {'.'.join(wanted)} is not a table of this account's integrations; on the "
+                "server's shared warehouse a query trigger reads only those (connect the account's own "
+                "Snowflake connection to read others)",
+                field="query",
+            )
 
 
 def _row_key(row: tuple[Any, ...]) -> str:

@@ -109,6 +109,21 @@ def check_read_only(sql: str, what: str) -> None:
         raise ConfigurationError(f"{what}: the SELECT must not write anything", field=what)
 
 
+def tables_read(sql: str) -> list[tuple[str | None, str | None, str]]:
+    """The tables a read-only SELECT reads, as `(database, schema, name)` stored the way Snowflake
+    stores names (unquoted upper-cased); a part not written is None. Its own CTEs are not tables."""
+    statement = sqlglot.parse_one(sql, read="snowflake")
+    ctes = {cte.alias_or_name.upper() for cte in statement.find_all(exp.CTE)}
+    found: list[tuple[str | None, str | None, str]] = []
+    for table in statement.find_all(exp.Table):
+        if not table.name or (not table.db and table.name.upper() in ctes):
+            continue
+        parts = [table.args.get(k) for k in ("catalog", "db", "this")]
+        stored = [None if p is None else (p.name if p.quoted else p.name.upper()) for p in parts]
+        found.append((stored[0], stored[1], str(stored[2])))
+    return found
+
+
 def check_filter(condition: str) -> None:
     """A filter is one boolean condition: it is checked inside the SELECT it will run in."""
     check_read_only(f"SELECT * FROM T WHERE {condition}", "filter")
