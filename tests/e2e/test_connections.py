@@ -478,3 +478,28 @@ def test_another_accounts_key_finds_none_of_its_connections_and_changes_nothing(
         ("GET", "/connections/snowflake/oauth/callback"),
     ):
         assert anonymous.request(method, path).status_code == 401, (method, path)
+
+
+def test_a_token_saved_with_its_expiry_is_warned_about_ahead(api: Api) -> None:
+    acme = tenant(api, "acme")
+    expires = datetime.now(UTC) + timedelta(days=2)
+    auth = {"type": "programmatic_access_token", "token": PAT, "expires_at": expires.isoformat()}
+    pat = create(acme.client, embedded_body("expiring", "PUBLIC", auth))
+    later = create(
+        acme.client,
+        embedded_body(
+            "later",
+            "PUBLIC",
+            {**auth, "expires_at": (expires + timedelta(days=60)).isoformat()},
+        ),
+    )
+    naive = acme.client.post(
+        "/connections/snowflake",
+        json=embedded_body("naive", "PUBLIC", {**auth, "expires_at": "2027-01-01T00:00"}),
+    )
+    assert naive.status_code == 422  # an expiry without a time zone would be a guess
+
+    opened = api.service.alerter.check_expiring_credentials()
+
+    assert [(a.cause, a.connection_id) for a in opened] == [("credential_expiring", pat["id"])]
+    assert later["id"] not in {a.connection_id for a in api.runtime.store.list_alerts(acme.account_id)}

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SecretStr
 
 from monday_snowflake.api.deps import AccountDep, ServiceDep
 from monday_snowflake.errors import (
@@ -62,6 +62,8 @@ class TokenAuth(BaseModel):
     model_config = ConfigDict(extra="forbid")
     type: Literal["programmatic_access_token"]
     token: SecretStr = Field(min_length=1)
+    expires_at: AwareDatetime | None = None
+    """When the token expires (Snowflake shows it when the token is made): an alert warns ahead."""
 
 
 class PasswordAuth(BaseModel):
@@ -353,7 +355,10 @@ def _secret(
     """The credentials to encrypt; a key pair is loaded first, so a bad key or passphrase is a 422 now
     rather than a failed run later."""
     if isinstance(auth, TokenAuth):
-        return {"token": auth.token.get_secret_value()}
+        token = {"token": auth.token.get_secret_value()}
+        return (
+            token if auth.expires_at is None else {**token, "token_expires_at": auth.expires_at.isoformat()}
+        )
     if isinstance(auth, PasswordAuth):
         return {"password": auth.password.get_secret_value()}
     if isinstance(auth, KeyPairAuth):
