@@ -673,6 +673,10 @@ def test_query_new_rows_posts_each_new_row_once(world: World) -> None:
         warehouse.query(f"INSERT INTO {table} VALUES (2, 'new@example.com'), (3, 'newer@example.com')")
     finally:
         warehouse.close()
+    a_id = world.a_integration["id"]
+    assert world.a.client.post(f"/integrations/{a_id}/pause").status_code == 200
+    assert check_query_triggers(api.runtime) == 0  # paused: its query does not run
+    assert world.a.client.post(f"/integrations/{a_id}/resume").status_code == 200
     assert check_query_triggers(api.runtime) == 2
     assert check_query_triggers(api.runtime) == 0  # posted once
     posted = sorted(t.output_fields["row"]["EMAIL"] for t in apps.received if t.subscription_id == "777")

@@ -167,6 +167,8 @@ def _check(runtime: Runtime, trigger: TriggerRecord) -> int:
         integration = runtime.store.get_integration(trigger.integration_id, account_id=trigger.account_id)
     except NotFoundError:
         return 0
+    if integration.paused_at is not None:  # paused means nothing runs, its query neither
+        return 0
     query = str(trigger.input_fields.get("query") or "")
     check_read_only(query, "query")
     check_tables_readable(runtime, integration, query)
