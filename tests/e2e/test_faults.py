@@ -223,7 +223,10 @@ def test_a_warehouse_failing_mid_merge_leaves_the_table_as_before_and_the_retry_
     proxy.cut_at("ROLLBACK", down_seconds=5)
     replicate(runtime, integration, full=True)
 
-    assert [c.split()[0] for c in proxy.cuts] == ["INSERT", "ROLLBACK"], proxy.cuts
+    # The ROLLBACK cannot get through: cut on its way, or refused at the door while the warehouse is
+    # still "down" (which of the two depends on how long the connector retries it).
+    assert [c.split()[0] for c in proxy.cuts] in (["INSERT", "ROLLBACK"], ["INSERT"]), proxy.cuts
+    assert len(proxy.cuts) == 2 or proxy.refused > 0, "the ROLLBACK reached the warehouse"
     cut_at = proxy.statements.index(proxy.cuts[0])
     assert proxy.statements[cut_at - 1].startswith("UPDATE"), "the cut did not fall mid-transaction"
     assert during == [before], "the table changed although its MERGE failed"

@@ -344,9 +344,6 @@ class RealtimeApplier:
             error=message,
             retry_in_seconds=delay,
         )
-        await self._show_errors(client, integration, result.shown_on, message)
-        if self._on_failure is not None:
-            await self._on_failure(integration, exc, run_id)
         await asyncio.to_thread(
             self.store.finish_run,
             run_id,
@@ -357,6 +354,9 @@ class RealtimeApplier:
             error_class=type(exc).__name__,
             metrics=result.metrics(),
         )
+        await self._show_errors(client, integration, result.shown_on, message)  # once history has it
+        if self._on_failure is not None:  # after the history has it: the alert points at this run
+            await self._on_failure(integration, exc, run_id)
 
     async def _show_errors(
         self, client: MondayClient, integration: Integration, item_ids: Sequence[str], message: str
