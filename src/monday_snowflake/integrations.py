@@ -12,16 +12,13 @@ from monday_snowflake.errors import ConfigurationError
 from monday_snowflake.model import BoardSpec, ColumnMapping, Integration, IntegrationOptions, ReverseSpec
 from monday_snowflake.reverse.recipe import check_reverse_recipe
 from monday_snowflake.snowflake.naming import table_name_for_board
+from monday_snowflake.store.records import OWNED_BY_INTEGRATION
 from monday_snowflake.sync.layout import check_mapping
 
 if TYPE_CHECKING:
     from monday_snowflake.runtime import Runtime
     from monday_snowflake.store import Store
     from monday_snowflake.store.records import ConnectionPublic
-
-INTEGRATION_OWNED = "integration"
-"""`config["owner"]` of the connections made for one integration from the credentials it was given:
-they go when it goes. Stored connections (the API's, the monday app's) are shared and stay."""
 
 
 def create_integration(
@@ -101,11 +98,11 @@ def create_integration(
         table = table or _free_table_name(runtime, account, board, database, schema)
 
     if monday is None or monday_token:
-        config = {"api_url": api_url, "owner": INTEGRATION_OWNED}
+        config = {"api_url": api_url, "owner": OWNED_BY_INTEGRATION}
         monday = store.create_connection(account, "monday", f"{name} monday", config, {"token": token})
     if snowflake is None:
         config, secret = runtime.snowflake_connection_payload()
-        config = {**config, "owner": INTEGRATION_OWNED}
+        config = {**config, "owner": OWNED_BY_INTEGRATION}
         snowflake = store.create_connection(account, "snowflake", f"{name} snowflake", config, secret)
     return store.create_integration(
         account_id=account,

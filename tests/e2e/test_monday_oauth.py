@@ -110,6 +110,14 @@ def install(api: Api, **params: str) -> dict[str, Any]:
     return body
 
 
+def app_token(api: Api, account_id: str, *, force_refresh: bool = False) -> str:
+    """The account's app token as every caller gets it (refreshed when due)."""
+    connection = api.runtime.store.app_connection(account_id)
+    assert connection is not None
+    settings, store = api.runtime.settings, api.runtime.store
+    return oauth.monday_credentials(settings, store, connection.id, force_refresh=force_refresh)[0]
+
+
 def stored_token(api: Api, account_id: str) -> dict[str, Any]:
     connection = api.runtime.store.app_connection(account_id)
     assert connection is not None and connection.name == APP_CONNECTION_NAME
@@ -209,14 +217,14 @@ def test_oauth21_uses_pkce_and_refreshes_with_rotating_refresh_tokens(oauth21: A
     assert set(first) == {"token", "refresh_token", "expires_at"}
     assert first["token"] in sandbox.data.tokens
     # An hour left: used as it is.
-    assert oauth.app_token(api.runtime, account_id) == first["token"]
+    assert app_token(api, account_id) == first["token"]
     assert stored_token(api, account_id) == first
 
     # Less than 5 minutes left: refreshed first, and the rotated refresh token is stored.
     apps_oauth.access_ttl_seconds = 120
     account_id = install(api)["account_id"]
     short = stored_token(api, account_id)
-    fresh = oauth.app_token(api.runtime, account_id)
+    fresh = app_token(api, account_id)
     rotated = stored_token(api, account_id)
     assert fresh == rotated["token"] != short["token"]
     assert rotated["refresh_token"] != short["refresh_token"]
@@ -235,7 +243,7 @@ def test_oauth21_uses_pkce_and_refreshes_with_rotating_refresh_tokens(oauth21: A
     assert reused.status_code == 400 and reused.json()["error"] == "invalid_grant"
     assert fresh not in sandbox.data.tokens
     with pytest.raises(oauth.OAuthRefusedError, match="invalid_grant"):
-        oauth.app_token(api.runtime, account_id, force_refresh=True)
+        app_token(api, account_id, force_refresh=True)
     connection = api.runtime.store.app_connection(account_id)
     assert connection is not None and connection.status == "disconnected"
 

@@ -39,7 +39,7 @@ from monday_snowflake.snowflake import oauth
 from monday_snowflake.snowflake.connection import build_connect_kwargs
 from monday_snowflake.snowflake.loader import SnowflakeWarehouse
 from monday_snowflake.snowflake.privileges import CheckReport, check_connection
-from monday_snowflake.store.records import ConnectionPublic
+from monday_snowflake.store.records import OWNED_BY_ACCOUNT, ConnectionPublic
 
 if TYPE_CHECKING:
     from monday_snowflake.runtime import Runtime
@@ -145,7 +145,7 @@ def create_snowflake_connection(
         "database": body.database,
         "schema_name": body.schema_name,
         "role": body.role,
-        "owner": "account",  # the account's own credentials, not the server's (see app/triggers.py)
+        "owner": OWNED_BY_ACCOUNT,
     }
     if isinstance(body.auth, OAuthAuth):
         config.update(_oauth_config(body.auth, body.account, request))
@@ -265,11 +265,6 @@ def oauth_callback(
 # -- shared with the integration routes ------------------------------------------------------------
 
 
-def open_stored_connection(runtime: Runtime, connection_id: str, account_id: str) -> SnowflakeWarehouse:
-    """A session on one of the account's stored connections (see `Runtime.open_warehouse`)."""
-    return runtime.open_warehouse(connection_id, account_id)
-
-
 def check_stored_connection(
     runtime: Runtime,
     connection_id: str | None,
@@ -289,7 +284,7 @@ def check_stored_connection(
         )
 
         def opener() -> SnowflakeWarehouse:
-            return open_stored_connection(runtime, connection_id, account_id)
+            return runtime.open_warehouse(connection_id, account_id)
 
     return check_connection(
         opener,

@@ -7,7 +7,7 @@ code is exchanged for a token, the token's account is read from monday (`me { ac
 account (created on its first install, keyed by monday's account id) gets the token as its
 encrypted `monday app` connection.
 
-OAuth 2.1 access tokens expire (their `exp`); `app_token` refreshes one that has less than 5 minutes
+OAuth 2.1 access tokens expire (their `exp`); `monday_credentials` refreshes one that has less than 5 minutes
 left and stores the rotated refresh token at once, since each works only once.
 """
 
@@ -203,14 +203,6 @@ def refresh(settings: MondayAppSettings, refresh_token: str) -> TokenSet:
         "client_secret": client_secret,
     }
     return _token_request(settings, "oauth21", body)
-
-
-def app_token(runtime: Runtime, account_id: str, *, force_refresh: bool = False) -> str:
-    """The account's app token (see `monday_credentials`)."""
-    connection = runtime.store.app_connection(account_id)
-    if connection is None:
-        raise ConfigurationError("this account has not installed the monday app")
-    return monday_credentials(runtime.settings, runtime.store, connection.id, force_refresh=force_refresh)[0]
 
 
 def monday_credentials(

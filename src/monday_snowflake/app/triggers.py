@@ -34,6 +34,7 @@ from monday_snowflake.model import Integration
 from monday_snowflake.model.reverse import check_read_only, tables_read
 from monday_snowflake.runtime import Runtime
 from monday_snowflake.store.app import TriggerRecord
+from monday_snowflake.store.records import OWNED_BY_ACCOUNT
 from monday_snowflake.sync.layout import SUBITEMS_TABLE_SUFFIX
 
 log = get_logger(__name__)
@@ -205,7 +206,7 @@ def check_tables_readable(runtime: Runtime, integration: Integration, query: str
     An integration on the account's own Snowflake connection reads whatever its role may."""
     store = runtime.store
     config = store.get_connection(integration.snowflake_connection_id).config
-    if config.get("owner") == "account" and config.get("mode") == "snowflake":
+    if config.get("owner") == OWNED_BY_ACCOUNT and config.get("mode") == "snowflake":
         return
     own: set[tuple[str, str, str]] = set()
     for other in store.list_integrations(account_id=integration.account_id):

@@ -30,6 +30,14 @@ class UserRecord:
     created_at: datetime
 
 
+OWNED_BY_INTEGRATION = "integration"
+"""`config["owner"]` of a connection made for one integration from the credentials it was given (or
+the server's): it goes when that integration goes."""
+OWNED_BY_ACCOUNT = "account"
+"""`config["owner"]` of a connection an account stored itself (`POST /connections/snowflake`): shared by
+its integrations, outliving them, and the account's own credentials rather than the server's."""
+
+
 @dataclass(frozen=True)
 class ConnectionPublic:
     """A connection as anyone may see it: its non-secret config only. The secret has no field here."""

@@ -32,6 +32,7 @@ from monday_snowflake.store.crypto import SecretBox
 from monday_snowflake.store.db import make_engine, upgrade
 from monday_snowflake.store.realtime import DisplayedErrors, RealtimeStore
 from monday_snowflake.store.records import (
+    OWNED_BY_INTEGRATION,
     AccountRecord,
     ConnectionPublic,
     FeatureFlag,
@@ -371,7 +372,7 @@ class Store(RunHistory, RealtimeStore, DisplayedErrors, IntegrationSettings, Mon
 
     def delete_integration(self, id_or_name: str, account_id: str | None = None) -> None:
         """Remove an integration with its run history and lock, and the connections made for it
-        (`config["owner"] == "integration"`) unless another integration still uses them: credentials
+        (`OWNED_BY_INTEGRATION`) unless another integration still uses them: credentials
         nobody uses should not linger. Stored connections (the API's, the monday app's) stay."""
         with self._write() as session:
             row = find_integration(session, id_or_name, account_id)
@@ -385,7 +386,7 @@ class Store(RunHistory, RealtimeStore, DisplayedErrors, IntegrationSettings, Mon
                 )
                 if session.scalars(users).first() is None:
                     unused = one_row(session, ConnectionRow, connection_id, row.account_id, "connection")
-                    if unused.config.get("owner") == "integration":
+                    if unused.config.get("owner") == OWNED_BY_INTEGRATION:
                         session.delete(unused)
 
     def set_last_success(
